@@ -1,0 +1,130 @@
+using System.Text;
+
+namespace OciPS.Core.Model;
+
+/// <summary>
+/// File names inside images are bytes, not text: most are UTF-8, some are not. Names are carried as
+/// .NET strings in which every byte that is not part of valid UTF-8 is kept as a lone surrogate
+/// U+DC80..U+DCFF (Python's "surrogateescape"), so <see cref="Encode"/> gives back the exact bytes
+/// and writers never lose or alter a name.
+/// </summary>
+public static class EntryName
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Decodes name bytes; invalid UTF-8 bytes become U+DC80 + byte.</summary>
+    public static string Decode(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return Encoding.UTF8.GetString(bytes);
+        }
+
+        var builder = new StringBuilder(bytes.Length);
+        var index = 0;
+        while (index < bytes.Length)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(bytes[index..], out var rune, out var consumed);
+            if (status == System.Buffers.OperationStatus.Done)
+            {
+                builder.Append(rune.ToString());
+                index += consumed;
+            }
+            else
+            {
+                builder.Append((char)(0xDC00 + bytes[index]));
+                index++;
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>The exact bytes of a name produced by <see cref="Decode"/>.</summary>
+    public static byte[] Encode(string name)
+    {
+        if (!HasEscapes(name))
+        {
+            return StrictUtf8.GetBytes(name);
+        }
+
+        var output = new List<byte>(name.Length + 8);
+        Span<byte> scratch = stackalloc byte[4];
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (c >= 0xDC80 && c <= 0xDCFF && !(i > 0 && char.IsHighSurrogate(name[i - 1])))
+            {
+                output.Add((byte)(c - 0xDC00));
+                continue;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
+            {
+                var written = new Rune(c, name[i + 1]).EncodeToUtf8(scratch);
+                output.AddRange(scratch[..written].ToArray());
+                i++;
+                continue;
+            }
+
+            var length = new Rune(char.IsSurrogate(c) ? '\uFFFD' : c).EncodeToUtf8(scratch);
+            output.AddRange(scratch[..length].ToArray());
+        }
+
+        return [.. output];
+    }
+
+    /// <summary>Whether the name carries bytes that were not valid UTF-8.</summary>
+    public static bool HasEscapes(string name)
+    {
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsLowSurrogate(c) && (i == 0 || !char.IsHighSurrogate(name[i - 1])))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The canonical form of a path inside an image: '/'-separated, relative, without "./" prefixes,
+    /// empty or "." components, or a trailing slash; the root is ".". ".." components are kept so that
+    /// the merge can reject them with the entry named.
+    /// </summary>
+    public static string Normalize(string path)
+    {
+        if (path.Length == 0 || path == "." || path == "/" || path == "./")
+        {
+            return ".";
+        }
+
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var kept = new List<string>(parts.Length);
+        foreach (var part in parts)
+        {
+            if (part != ".")
+            {
+                kept.Add(part);
+            }
+        }
+
+        return kept.Count == 0 ? "." : string.Join('/', kept);
+    }
+
+    /// <summary>The parent of a normalised path ("." for top-level names and the root).</summary>
+    public static string Parent(string normalizedPath)
+    {
+        var slash = normalizedPath.LastIndexOf('/');
+        return slash < 0 ? "." : normalizedPath[..slash];
+    }
+
+    /// <summary>The last component of a normalised path.</summary>
+    public static string FileName(string normalizedPath)
+    {
+        var slash = normalizedPath.LastIndexOf('/');
+        return slash < 0 ? normalizedPath : normalizedPath[(slash + 1)..];
+    }
+}
