@@ -1,0 +1,44 @@
+namespace OciPS.TestSupport;
+
+/// <summary>A directory under the system temp folder, deleted (with everything in it) on dispose.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public TempDirectory(string? prefix = null)
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ocips-" + (prefix ?? "test") + "-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    /// <summary>A path inside the directory (not created).</summary>
+    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    /// <summary>Creates a file with the given text (parents included) and returns its path.</summary>
+    public string WriteFile(string relativePath, string text)
+    {
+        var full = Combine(relativePath);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        File.WriteAllText(full, text);
+        return full;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (Directory.Exists(Path))
+            {
+                // Tests make read-only trees (modes from images); make them deletable first.
+                ProcessRunner.Run("chmod", ["-R", "u+rwX", Path], check: false);
+                Directory.Delete(Path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
