@@ -204,7 +204,8 @@ public sealed class DockerArchiveSource : IImageSource
     private static byte[] SkopeoCompatibleManifest(long configSize, Digest configDigest, IReadOnlyList<(Digest DiffId, long Size)> layers)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        // Go's encoder leaves '+' alone; the default .NET encoder would write it as \u002B.
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             writer.WriteNumber("schemaVersion", 2);

@@ -31,7 +31,7 @@ public sealed record Descriptor
     public string? ArtifactType { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 
     /// <summary>The value of an annotation, or null.</summary>
     public string? Annotation(string key) =>

@@ -37,7 +37,7 @@ public sealed record ImageConfig
     public IReadOnlyList<HistoryEntry>? History { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 
     /// <summary>The platform the config declares.</summary>
     [JsonIgnore]
@@ -94,7 +94,7 @@ public sealed record ContainerConfig
     public IReadOnlyList<string>? Shell { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 /// <summary>Docker's HEALTHCHECK settings; durations are nanoseconds as Docker stores them.</summary>
@@ -119,7 +119,7 @@ public sealed record HealthcheckConfig
     public int? Retries { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 /// <summary>The layers of the image's root filesystem, by diffID (digest of the uncompressed tar).</summary>
@@ -132,7 +132,7 @@ public sealed record RootFs
     public IReadOnlyList<Digest> DiffIds { get; init; } = [];
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 /// <summary>One build step of the image; steps that changed no files carry <c>empty_layer</c>.</summary>
@@ -154,5 +154,5 @@ public sealed record HistoryEntry
     public bool? EmptyLayer { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }

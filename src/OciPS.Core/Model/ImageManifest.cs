@@ -31,7 +31,7 @@ public sealed record ImageManifest
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 /// <summary>An image index (OCI) or manifest list (Docker): one manifest per platform, or any set of manifests.</summary>
@@ -56,7 +56,7 @@ public sealed record ImageIndex
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 /// <summary>The <c>oci-layout</c> file at the root of an image layout.</summary>
@@ -66,7 +66,7 @@ public sealed record ImageLayoutHeader
     public string ImageLayoutVersion { get; init; } = "1.0.0";
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }
 
 /// <summary>One entry of a <c>docker save</c> archive's manifest.json.</summary>
@@ -85,5 +85,5 @@ public sealed record DockerArchiveManifestEntry
     public IReadOnlyDictionary<string, Descriptor>? LayerSources { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 }

@@ -29,7 +29,7 @@ public sealed record Platform
     public IReadOnlyList<string>? Features { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+    public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 
     private static readonly HashSet<string> KnownOperatingSystems = new(StringComparer.OrdinalIgnoreCase)
     {
