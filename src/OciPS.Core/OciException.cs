@@ -48,19 +48,35 @@ public sealed class InvalidLocationException(string location, string reason, Exc
 public sealed class LocationNotFoundException(string location, string reason)
     : OciException("LocationNotFound", OciErrorKind.NotFound, $"No image at '{location}': {reason}", location);
 
-/// <summary>A tag, name or digest that the location does not hold.</summary>
-public sealed class ManifestNotFoundException(string location, string reference, IReadOnlyList<string> available)
-    : OciException(
-        "ManifestNotFound",
-        OciErrorKind.NotFound,
-        available.Count == 0
-            ? $"'{location}' has no manifest named '{reference}'."
-            : $"'{location}' has no manifest named '{reference}'. It has: {string.Join(", ", available)}.",
-        location)
+/// <summary>A tag, name or digest that the location does not hold, or no name where one is needed.</summary>
+public sealed class ManifestNotFoundException : OciException
 {
-    public string Reference { get; } = reference;
+    public ManifestNotFoundException(string location, string reference, IReadOnlyList<string> available)
+        : this(location, reference, available, available.Count == 0
+            ? $"'{location}' has no manifest named '{reference}'."
+            : $"'{location}' has no manifest named '{reference}'. It has: {string.Join(", ", available)}.")
+    {
+    }
 
-    public IReadOnlyList<string> Available { get; } = available;
+    private ManifestNotFoundException(string location, string? reference, IReadOnlyList<string> available, string message)
+        : base("ManifestNotFound", OciErrorKind.NotFound, message, location)
+    {
+        Reference = reference;
+        Available = available;
+    }
+
+    /// <summary>The tag, name or digest asked for; null when none was given.</summary>
+    public string? Reference { get; }
+
+    public IReadOnlyList<string> Available { get; }
+
+    /// <summary>A location holding no image at all.</summary>
+    public static ManifestNotFoundException Empty(string location) =>
+        new(location, null, [], $"'{location}' holds no image.");
+
+    /// <summary>A location holding several images, none of which was named.</summary>
+    public static ManifestNotFoundException Ambiguous(string location, IReadOnlyList<string> available) =>
+        new(location, null, available, $"'{location}' holds {available.Count} images; name one: {string.Join(", ", available)}.");
 }
 
 /// <summary>An index with no manifest for the requested platform.</summary>

@@ -54,7 +54,7 @@ public sealed class DockerArchiveSource : IImageSource
 
         if (entries.Count == 0)
         {
-            throw new ManifestNotFoundException(location.ToString(), "(any)", []);
+            throw ManifestNotFoundException.Empty(location.ToString());
         }
 
         return new DockerArchiveSource(location, archive, entries);
@@ -167,7 +167,7 @@ public sealed class DockerArchiveSource : IImageSource
 
         return _entries.Count == 1
             ? (_entries[0], FirstTag(_entries[0]))
-            : throw new ManifestNotFoundException(Name, "(none given)", available);
+            : throw ManifestNotFoundException.Ambiguous(Name, available);
     }
 
     private static string? FirstTag(DockerArchiveManifestEntry entry) => entry.RepoTags is { Count: > 0 } tags ? tags[0] : null;

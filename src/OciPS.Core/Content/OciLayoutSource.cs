@@ -123,8 +123,8 @@ public sealed class OciLayoutSource : IImageSource
         else
         {
             throw entries.Count == 0
-                ? new ManifestNotFoundException(Name, "(any)", [])
-                : new ManifestNotFoundException(Name, "(none given)", RefNames(entries));
+                ? ManifestNotFoundException.Empty(Name)
+                : ManifestNotFoundException.Ambiguous(Name, RefNames(entries));
         }
 
         var content = await GetManifestAsync(selected, cancellationToken).ConfigureAwait(false);

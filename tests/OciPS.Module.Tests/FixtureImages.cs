@@ -1,0 +1,63 @@
+using OciPS.Core.Content;
+using OciPS.Core.Model;
+using OciPS.TestSupport;
+using OciPS.TestSupport.Fixtures;
+
+namespace OciPS.Module.Tests;
+
+/// <summary>
+/// The images the docs' examples and the module tests use, in one working directory:
+/// <list type="bullet">
+/// <item><c>./layout</c>, an OCI layout: tag <c>1.0</c> (linux/amd64; a layer adding etc/hello,
+/// etc/old, bin/tool and a symlink; an ENV step; a layer deleting etc/old and adding etc/new),
+/// tag <c>multi</c> (an index of linux/amd64 and linux/arm64 images, the arm64 layer zstd-compressed).</item>
+/// <item><c>./image.tar</c>, the same layout as an OCI archive.</item>
+/// <item><c>./saved.tar</c>, tag 1.0 as a docker save archive named <c>example/app:1.0</c> (made by skopeo).</item>
+/// </list>
+/// </summary>
+public sealed class FixtureImages : IDisposable
+{
+    private readonly TempDirectory _directory = new("module");
+
+    public FixtureImages()
+    {
+        Build().GetAwaiter().GetResult();
+    }
+
+    public string WorkingDirectory => _directory.Path;
+
+    public string Layout => _directory.Combine("layout");
+
+    public Digest ImageDigest { get; private set; } = null!;
+
+    public Digest IndexDigest { get; private set; } = null!;
+
+    public Digest Arm64Digest { get; private set; } = null!;
+
+    public void Dispose() => _directory.Dispose();
+
+    private async Task Build()
+    {
+        var layout = OciLayoutWriter.Open(Layout);
+        var image = await new ImageBuilder()
+            .Layer(
+                new LayerBuilder()
+                    .Directory("etc").File("etc/hello", "hello\n").File("etc/old", "old\n")
+                    .Directory("bin").File("bin/tool", "#!/bin/sh\necho tool\n", mode: 0x1ED)
+                    .Symlink("bin/alias", "tool"),
+                "COPY rootfs/ /")
+            .EmptyStep("ENV GREETING=hello")
+            .Layer(new LayerBuilder().Whiteout("etc/old").File("etc/new", "new\n"), "RUN rm /etc/old && echo new > /etc/new")
+            .Env("GREETING=hello")
+            .WriteAsync(layout, "1.0");
+        ImageDigest = image.Digest;
+
+        var amd64 = await new ImageBuilder { Platform = Platform.Parse("linux/amd64") }.Layer(new LayerBuilder().File("arch", "amd64\n")).WriteAsync(layout);
+        var arm64 = await new ImageBuilder { Platform = Platform.Parse("linux/arm64") }.Layer(new LayerBuilder().File("arch", "arm64\n"), compression: FixtureCompression.Zstd).WriteAsync(layout);
+        Arm64Digest = arm64.Digest;
+        IndexDigest = (await ImageBuilder.WriteIndexAsync(layout, [amd64, arm64], "multi")).Digest;
+
+        ProcessRunner.Run("tar", ["-cf", _directory.Combine("image.tar"), "-C", Layout, "."]);
+        Skopeo.Copy($"oci:{Layout}:1.0", $"docker-archive:{_directory.Combine("saved.tar")}:example/app:1.0");
+    }
+}

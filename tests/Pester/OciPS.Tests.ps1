@@ -1,0 +1,68 @@
+#Requires -Version 7.4
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+
+BeforeAll {
+    $repositoryRoot = Resolve-Path (Join-Path $PSScriptRoot '../..')
+    $manifest = Join-Path $repositoryRoot 'out/OciPS/OciPS.psd1'
+    if (-not (Test-Path $manifest)) {
+        throw "Build the module first (dotnet build OciPS.sln): $manifest is missing."
+    }
+    Import-Module $manifest -Force
+    . (Join-Path $PSScriptRoot 'TestImages.ps1')
+
+    $script:root = Join-Path ([System.IO.Path]::GetTempPath()) ('ocips-pester-' + [guid]::NewGuid().ToString('N'))
+    $script:image = New-TestLayout -Path (Join-Path $script:root 'layout') -Tag '1.0' -Layers @(
+        @{ 'etc/hello' = 'hi'; 'etc/old' = 'old' },
+        @{ 'etc/.wh.old' = '' }
+    )
+}
+
+AfterAll {
+    Remove-Item -Recurse -Force $script:root -ErrorAction SilentlyContinue
+    Remove-Module OciPS -ErrorAction SilentlyContinue
+}
+
+Describe 'The module' {
+    It 'passes Test-ModuleManifest' {
+        $info = Test-ModuleManifest -Path (Join-Path $repositoryRoot 'out/OciPS/OciPS.psd1')
+        $info.PowerShellVersion | Should -Be ([version]'7.4')
+    }
+
+    It 'exports only cmdlets' {
+        (Get-Command -Module OciPS).CommandType | Sort-Object -Unique | Should -Be 'Cmdlet'
+    }
+}
+
+Describe 'Get-OciManifest' {
+    It 'resolves an OCI layout tag to an image' {
+        $result = Get-OciManifest "oci:$($script:image.Path):1.0"
+        $result.GetType().FullName | Should -Be 'OciPS.Core.Model.OciImage'
+        $result.Digest.ToString() | Should -Be $script:image.Digest
+        $result.Layers.Count | Should -Be 2
+    }
+
+    It 'returns the stored JSON with -Raw' {
+        $raw = Get-OciManifest "oci:$($script:image.Path):1.0" -Raw
+        $hash = [System.Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData([System.Text.Encoding]::UTF8.GetBytes($raw))).ToLowerInvariant()
+        "sha256:$hash" | Should -Be $script:image.Digest
+    }
+
+    It 'reports a missing tag with the tags there are' {
+        { Get-OciManifest "oci:$($script:image.Path):nope" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ManifestNotFound,OciPS.Commands.GetOciManifestCommand'
+    }
+
+    It 'renders as a table' {
+        $text = Get-OciManifest "oci:$($script:image.Path):1.0" | Out-String
+        $text | Should -Match 'Reference'
+        $text | Should -Match 'sha256:[0-9a-f]{12}\b'
+    }
+}
+
+Describe 'Get-OciLayer' {
+    It 'joins layers with history and flags empty steps' {
+        $layers = Get-OciManifest "oci:$($script:image.Path):1.0" | Get-OciLayer
+        $layers.Count | Should -Be 3
+        ($layers | Where-Object EmptyLayer).CreatedBy | Should -Be 'CMD ["/bin/sh"]'
+    }
+}
