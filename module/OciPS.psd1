@@ -15,7 +15,6 @@
     CmdletsToExport      = @(
         'Get-OciManifest'
         'Get-OciLayer'
-        'Get-OciFile'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
