@@ -12,7 +12,7 @@ namespace OciPS.Module.Tests;
 /// etc/old, bin/tool and a symlink; an ENV step; a layer deleting etc/old and adding etc/new),
 /// tag <c>multi</c> (an index of linux/amd64 and linux/arm64 images, the arm64 layer zstd-compressed).</item>
 /// <item><c>./image.tar</c>, the same layout as an OCI archive.</item>
-/// <item><c>./saved.tar</c>, tag 1.0 as a docker save archive named <c>example/app:1.0</c> (made by skopeo).</item>
+/// <item><c>./saved.tar</c>, tag 1.0 as a docker save archive named <c>example/app:1.0</c>.</item>
 /// </list>
 /// </summary>
 public sealed class FixtureImages : IDisposable
@@ -57,7 +57,8 @@ public sealed class FixtureImages : IDisposable
         Arm64Digest = arm64.Digest;
         IndexDigest = (await ImageBuilder.WriteIndexAsync(layout, [amd64, arm64], "multi")).Digest;
 
-        ProcessRunner.Run("tar", ["-cf", _directory.Combine("image.tar"), "-C", Layout, "."]);
-        Skopeo.Copy($"oci:{Layout}:1.0", $"docker-archive:{_directory.Combine("saved.tar")}:example/app:1.0");
+        ArchiveWriter.WriteOciArchive(Layout, _directory.Combine("image.tar"));
+        var saved = (OciImage)await ImageLoader.LoadAsync(ImageSources.Open($"oci:{Layout}:1.0"), null, CancellationToken.None);
+        await ArchiveWriter.WriteDockerArchiveAsync(saved, _directory.Combine("saved.tar"), "example/app:1.0");
     }
 }

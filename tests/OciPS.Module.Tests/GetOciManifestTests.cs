@@ -94,7 +94,7 @@ public sealed class GetOciManifestTests(FixtureImages images) : IClassFixture<Fi
     public void CorruptBlob_IsADigestMismatchError()
     {
         using var copy = new OciPS.TestSupport.TempDirectory("corrupt");
-        OciPS.TestSupport.ProcessRunner.Run("cp", ["-r", images.Layout, copy.Combine("layout")]);
+        OciPS.TestSupport.TempDirectory.CopyTree(images.Layout, copy.Combine("layout"));
         var config = Directory.GetFiles(copy.Combine("layout", "blobs", "sha256"))
             .Single(f => File.ReadAllText(f).Contains("\"history\"", StringComparison.Ordinal) && File.ReadAllText(f).Contains("GREETING", StringComparison.Ordinal));
         File.AppendAllText(config, " ");

@@ -23,6 +23,21 @@ public sealed class TempDirectory : IDisposable
         return full;
     }
 
+    /// <summary>Copies a directory tree (files and subdirectories) to a new place.</summary>
+    public static void CopyTree(string source, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (var directory in Directory.GetDirectories(source, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(System.IO.Path.Combine(destination, System.IO.Path.GetRelativePath(source, directory)));
+        }
+
+        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, System.IO.Path.Combine(destination, System.IO.Path.GetRelativePath(source, file)));
+        }
+    }
+
     public void Dispose()
     {
         try
@@ -30,7 +45,10 @@ public sealed class TempDirectory : IDisposable
             if (Directory.Exists(Path))
             {
                 // Tests make read-only trees (modes from images); make them deletable first.
-                ProcessRunner.Run("chmod", ["-R", "u+rwX", Path], check: false);
+                if (!OperatingSystem.IsWindows())
+                {
+                    ProcessRunner.Run("chmod", ["-R", "u+rwX", Path], check: false);
+                }
                 Directory.Delete(Path, recursive: true);
             }
         }

@@ -11,6 +11,7 @@ namespace OciPS.Core.Tests.Content;
 /// What OciPS reads must agree with what skopeo reads from the same place: manifest, config and layer
 /// digests, for layouts made by umoci, archives made by skopeo, and multi-platform indexes.
 /// </summary>
+[Trait("Requires", "LinuxPeers")]
 public sealed class PeerCrossCheckTests : IDisposable
 {
     private readonly TempDirectory _temp = new("peers");
