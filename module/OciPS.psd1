@@ -15,6 +15,7 @@
     CmdletsToExport      = @(
         'Get-OciManifest'
         'Get-OciLayer'
+        'Get-OciFile'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

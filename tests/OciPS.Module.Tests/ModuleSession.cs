@@ -59,13 +59,13 @@ public sealed class ModuleSession : IDisposable
         return new PipelineResult(output, [.. shell.Streams.Error], [.. shell.Streams.Warning.Select(w => w.Message)], terminating);
     }
 
-    /// <summary>Runs a script and returns what the host printed (format views applied by Out-Host).</summary>
+    /// <summary>Runs a script and returns what the host printed (format views applied by Out-Host), without ANSI styling.</summary>
     public string Render(string script, params object?[] arguments)
     {
         Host.Clear();
         var result = Run(script + " | Out-Host", arguments);
         result.ThrowIfFailed();
-        return Host.Text;
+        return System.Text.RegularExpressions.Regex.Replace(Host.Text, "\u001b\\[[0-9;]*m", string.Empty);
     }
 
     public void Dispose() => _runspace.Dispose();

@@ -66,3 +66,16 @@ Describe 'Get-OciLayer' {
         ($layers | Where-Object EmptyLayer).CreatedBy | Should -Be 'CMD ["/bin/sh"]'
     }
 }
+
+Describe 'Get-OciFile' {
+    It 'lists whiteouts typed as such' {
+        $whiteouts = Get-OciManifest "oci:$($script:image.Path):1.0" | Get-OciLayer | Get-OciFile | Where-Object Type -eq Whiteout
+        @($whiteouts).Count | Should -Be 1
+        $whiteouts.Path | Should -Be 'etc/old'
+        $whiteouts.LayerIndex | Should -Be 1
+    }
+
+    It 'filters by layer and path' {
+        (Get-OciFile "oci:$($script:image.Path):1.0" -Layer 0 -Path 'etc/*').Path | Sort-Object | Should -Be @('etc/hello', 'etc/old')
+    }
+}

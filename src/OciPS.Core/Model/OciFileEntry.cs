@@ -87,7 +87,10 @@ public sealed class OciFileEntry
 
     public bool IsWhiteout => Type is OciFileType.Whiteout or OciFileType.OpaqueWhiteout;
 
-    /// <summary>The mode as <c>ls -l</c> shows it: <c>drwxr-sr-x</c>, <c>-rwsr-xr-x</c>, <c>lrwxrwxrwx</c>.</summary>
+    /// <summary>
+    /// The mode as <c>ls -l</c> shows it: <c>drwxr-sr-x</c>, <c>-rwsr-xr-x</c>, <c>lrwxrwxrwx</c>. Hardlinks and
+    /// whiteouts are files in the tar and show as such; <see cref="Type"/> tells them apart.
+    /// </summary>
     public string Permissions
     {
         get
@@ -95,14 +98,12 @@ public sealed class OciFileEntry
             Span<char> text = stackalloc char[10];
             text[0] = Type switch
             {
-                OciFileType.Directory or OciFileType.OpaqueWhiteout => 'd',
+                OciFileType.Directory => 'd',
                 OciFileType.Symlink => 'l',
                 OciFileType.CharDevice => 'c',
                 OciFileType.BlockDevice => 'b',
                 OciFileType.Fifo => 'p',
                 OciFileType.Socket => 's',
-                OciFileType.Hardlink => 'h',
-                OciFileType.Whiteout => 'w',
                 _ => '-',
             };
             const string Letters = "rwxrwxrwx";

@@ -5,14 +5,17 @@ using OciPS.Core;
 
 namespace OciPS.Infrastructure;
 
-/// <summary>Turns engine exceptions into ErrorRecords: the engine's error id, a category, the offending thing as target.</summary>
+/// <summary>
+/// Turns engine exceptions into ErrorRecords: the engine's error id, a category, and as target the input
+/// being processed (the engine's own target when the cmdlet has none).
+/// </summary>
 internal static class ErrorMapping
 {
     public static ErrorRecord ToErrorRecord(Exception exception, object? target)
     {
         return exception switch
         {
-            OciException oci => new ErrorRecord(oci, oci.ErrorId, Category(oci.Kind), oci.Target ?? target),
+            OciException oci => new ErrorRecord(oci, oci.ErrorId, Category(oci.Kind), target ?? oci.Target),
             FormatException format => new ErrorRecord(format, "ArgumentInvalid", ErrorCategory.InvalidArgument, target),
             UnauthorizedAccessException denied => new ErrorRecord(denied, "PathAccessDenied", ErrorCategory.PermissionDenied, target),
             FileNotFoundException missing => new ErrorRecord(missing, "PathNotFound", ErrorCategory.ObjectNotFound, target),

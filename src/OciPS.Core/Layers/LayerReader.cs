@@ -1,0 +1,215 @@
+using System.Runtime.CompilerServices;
+using OciPS.Core.Content;
+using OciPS.Core.Layers.Tar;
+using OciPS.Core.Model;
+
+namespace OciPS.Core.Layers;
+
+/// <summary>
+/// One raw entry of a layer and, for a regular file, its content: readable only until the next entry
+/// is requested.
+/// </summary>
+public sealed record LayerEntry(OciFileEntry Entry, Stream? Content);
+
+/// <summary>
+/// Streams the raw entries of a layer: the blob is opened through its source (digest-verified),
+/// decompressed as its bytes say, read as tar, and its diffID checked over the uncompressed bytes when
+/// the end is reached. Nothing is extracted and nothing is held in memory.
+/// </summary>
+public static class LayerReader
+{
+    public const string OpaqueMarker = ".wh..wh..opq";
+    public const string WhiteoutPrefix = ".wh.";
+
+    /// <summary>The entries of one layer of an image (nothing for an empty history step).</summary>
+    public static async IAsyncEnumerable<LayerEntry> ReadAsync(OciLayer layer, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (layer.Descriptor is null)
+        {
+            yield break;
+        }
+
+        var blob = await layer.Image.Source.OpenBlobAsync(layer.Descriptor, cancellationToken).ConfigureAwait(false);
+        await foreach (var entry in ReadAsync(blob, layer.DiffId, layer.Index, layer.Digest, layer.DisplayName, cancellationToken).ConfigureAwait(false))
+        {
+            yield return entry;
+        }
+    }
+
+    /// <summary>
+    /// The entries of a layer blob given as a stream (owned and disposed here). With
+    /// <paramref name="diffId"/>, the uncompressed bytes must hash to it.
+    /// </summary>
+    public static async IAsyncEnumerable<LayerEntry> ReadAsync(
+        Stream blob,
+        Digest? diffId,
+        int? layerIndex,
+        Digest? layerDigest,
+        string layerName,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var owned = blob;
+        Stream decompressed;
+        try
+        {
+            (decompressed, _) = await LayerDecompressor.OpenAsync(blob, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsCorruption(ex))
+        {
+            throw Corrupt(layerName, ex);
+        }
+
+        Stream tar = new CorruptionTranslatingStream(decompressed, layerName);
+        if (diffId is not null)
+        {
+            tar = new VerifyingStream(tar, diffId, -1, $"The uncompressed content of {layerName} (its diffID)");
+        }
+
+        await using var reader = new TarReader(tar, layerName);
+        while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
+        {
+            var entry = ToEntry(header, layerIndex, layerDigest);
+            yield return new LayerEntry(entry, entry.Type == OciFileType.File ? reader.DataStream : null);
+        }
+
+        // Reading past the end-of-archive marker reaches the end of the stream, where the diffID and
+        // (through the decompressor) the blob's digest are checked.
+        await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The engine's view of a tar entry: normalised path, whiteouts classified.</summary>
+    public static OciFileEntry ToEntry(TarHeader header, int? layerIndex, Digest? layerDigest)
+    {
+        var path = EntryName.Normalize(header.Name);
+        var fileName = EntryName.FileName(path);
+        var type = header.Kind switch
+        {
+            TarEntryKind.Directory => OciFileType.Directory,
+            TarEntryKind.Symlink => OciFileType.Symlink,
+            TarEntryKind.Hardlink => OciFileType.Hardlink,
+            TarEntryKind.CharDevice => OciFileType.CharDevice,
+            TarEntryKind.BlockDevice => OciFileType.BlockDevice,
+            TarEntryKind.Fifo => OciFileType.Fifo,
+            _ => OciFileType.File,
+        };
+        if (fileName == OpaqueMarker)
+        {
+            type = OciFileType.OpaqueWhiteout;
+            path = EntryName.Parent(path);
+        }
+        else if (fileName.StartsWith(WhiteoutPrefix, StringComparison.Ordinal) && fileName.Length > WhiteoutPrefix.Length)
+        {
+            type = OciFileType.Whiteout;
+            var parent = EntryName.Parent(path);
+            var hidden = fileName[WhiteoutPrefix.Length..];
+            path = parent == "." ? hidden : parent + "/" + hidden;
+        }
+
+        return new OciFileEntry
+        {
+            Path = path,
+            Type = type,
+            Mode = header.Mode,
+            Uid = header.Uid,
+            Gid = header.Gid,
+            UserName = header.UserName,
+            GroupName = header.GroupName,
+            Size = type == OciFileType.File ? header.Size : 0,
+            ModifiedTime = header.ModifiedTime,
+            AccessTime = header.AccessTime,
+            ChangeTime = header.ChangeTime,
+            LinkTarget = type switch
+            {
+                OciFileType.Hardlink => header.LinkName is null ? null : EntryName.Normalize(header.LinkName),
+                OciFileType.Symlink => header.LinkName ?? string.Empty,
+                _ => null,
+            },
+            DeviceMajor = type is OciFileType.CharDevice or OciFileType.BlockDevice ? header.DeviceMajor : 0,
+            DeviceMinor = type is OciFileType.CharDevice or OciFileType.BlockDevice ? header.DeviceMinor : 0,
+            Xattrs = header.Xattrs,
+            SparseMap = header.SparseMap,
+            RawName = header.Name,
+            LayerIndex = layerIndex,
+            LayerDigest = layerDigest,
+        };
+    }
+
+    private static bool IsCorruption(Exception exception) =>
+        exception is InvalidDataException or EndOfStreamException || exception.GetType().FullName == "ZstdSharp.ZstdException";
+
+    private static CorruptContentException Corrupt(string layerName, Exception inner) =>
+        new("LayerCorrupt", $"{layerName} cannot be decompressed: {inner.Message}", layerName, inner);
+
+    /// <summary>Reports decompression failures (gzip, zstd) as corrupt-layer errors naming the layer.</summary>
+    private sealed class CorruptionTranslatingStream(Stream inner, string layerName) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            try
+            {
+                return inner.Read(buffer);
+            }
+            catch (Exception ex) when (IsCorruption(ex))
+            {
+                throw Corrupt(layerName, ex);
+            }
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsCorruption(ex))
+            {
+                throw Corrupt(layerName, ex);
+            }
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync().ConfigureAwait(false);
+            await base.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using OciPS.Core.Model;
+
+namespace OciPS.Core.Layers.Tar;
+
+/// <summary>
+/// The content of the current entry, read straight from the archive: exactly the entry's size, and for
+/// a sparse file the logical content, holes given as zeros between the stored data regions.
+/// </summary>
+internal sealed class TarDataStream : Stream
+{
+    private readonly TarReader _owner;
+    private readonly int _generation;
+    private readonly IReadOnlyList<SparseRegion>? _regions;
+    private readonly long _length;
+    private long _position;
+    private int _region;
+
+    public TarDataStream(TarReader owner, int generation, long length, IReadOnlyList<SparseRegion>? regions)
+    {
+        _owner = owner;
+        _generation = generation;
+        _length = length;
+        _regions = regions;
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => _length;
+
+    public override long Position
+    {
+        get => _position;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        _owner.EnsureCurrent(_generation);
+        var (want, hole) = Plan(buffer.Length);
+        if (want == 0)
+        {
+            return 0;
+        }
+
+        if (hole)
+        {
+            buffer[..want].Clear();
+            _position += want;
+            return want;
+        }
+
+        var read = _owner.ReadData(buffer[..want]);
+        _position += read;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        _owner.EnsureCurrent(_generation);
+        var (want, hole) = Plan(buffer.Length);
+        if (want == 0)
+        {
+            return 0;
+        }
+
+        if (hole)
+        {
+            buffer.Span[..want].Clear();
+            _position += want;
+            return want;
+        }
+
+        var read = await _owner.ReadDataAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
+        _position += read;
+        return read;
+    }
+
+    /// <summary>How much of a read of <paramref name="requested"/> bytes to serve next, and whether it is a hole (zeros).</summary>
+    private (int Count, bool Hole) Plan(int requested)
+    {
+        if (requested == 0 || _position >= _length)
+        {
+            return (0, false);
+        }
+
+        var want = (int)Math.Min(requested, _length - _position);
+        if (_regions is null)
+        {
+            return (want, false);
+        }
+
+        while (_region < _regions.Count && _regions[_region].Offset + _regions[_region].Length <= _position)
+        {
+            _region++;
+        }
+
+        if (_region >= _regions.Count || _position < _regions[_region].Offset)
+        {
+            var holeEnd = _region < _regions.Count ? _regions[_region].Offset : _length;
+            return ((int)Math.Min(want, holeEnd - _position), true);
+        }
+
+        var region = _regions[_region];
+        return ((int)Math.Min(want, region.Offset + region.Length - _position), false);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

@@ -1,0 +1,554 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+using OciPS.Core.Model;
+
+namespace OciPS.Core.Layers.Tar;
+
+/// <summary>
+/// Reads a tar stream entry by entry, never holding more than one header and a small buffer. ustar,
+/// v7, GNU (long names, base-256 numbers, old sparse files) and PAX (global and local records, binary
+/// xattrs, fractional times, GNU sparse 0.0/0.1/1.0) are understood; names and xattr values keep their
+/// exact bytes. System.Formats.Tar is not used for layers: it decodes PAX values and names as UTF-8,
+/// which corrupts binary xattrs (security.capability) and non-UTF-8 names.
+/// </summary>
+public sealed class TarReader : IAsyncDisposable
+{
+    /// <summary>The largest PAX header or GNU long name accepted: hostile layers must not make us buffer gigabytes.</summary>
+    public const int MaxExtensionSize = 8 << 20;
+
+    private const int MaxSparseRegions = 1 << 20;
+
+    private readonly TarInput _input;
+    private readonly string _source;
+    private readonly Dictionary<string, byte[]> _global = new(StringComparer.Ordinal);
+    private readonly byte[] _block = new byte[TarFields.BlockSize];
+    private long _remaining;
+    private long _padding;
+    private int _generation;
+    private bool _ended;
+
+    /// <param name="stream">The uncompressed archive.</param>
+    /// <param name="source">Names the archive in error messages ("layer 2 (sha256:…) of oci:/x:1").</param>
+    /// <param name="leaveOpen">Whether disposing the reader leaves <paramref name="stream"/> open.</param>
+    public TarReader(Stream stream, string source = "the archive", bool leaveOpen = false)
+    {
+        _input = new TarInput(stream, leaveOpen);
+        _source = source;
+    }
+
+    /// <summary>The current entry's content; valid until the next <see cref="ReadNextAsync"/>.</summary>
+    public Stream DataStream { get; private set; } = Stream.Null;
+
+    /// <summary>Bytes of the archive consumed so far.</summary>
+    public long Position => _input.Position;
+
+    /// <summary>The next entry, or null at the end of the archive.</summary>
+    public async ValueTask<TarHeader?> ReadNextAsync(CancellationToken cancellationToken)
+    {
+        if (_ended)
+        {
+            return null;
+        }
+
+        await SkipRestAsync(cancellationToken).ConfigureAwait(false);
+        _generation++;
+        DataStream = Stream.Null;
+
+        List<KeyValuePair<string, byte[]>>? local = null;
+        byte[]? longName = null, longLink = null;
+        while (true)
+        {
+            var offset = _input.Position;
+            var read = await _input.ReadFullyAsync(_block, cancellationToken).ConfigureAwait(false);
+            if (read == 0 && local is null && longName is null && longLink is null)
+            {
+                return End();
+            }
+
+            if (read < TarFields.BlockSize)
+            {
+                throw Corrupt(offset, "the archive ends in the middle of a header");
+            }
+
+            if (TarFields.IsZero(_block))
+            {
+                var next = await _input.ReadFullyAsync(_block, cancellationToken).ConfigureAwait(false);
+                if (next == 0 || TarFields.IsZero(_block.AsSpan(0, next)))
+                {
+                    return End();
+                }
+
+                throw Corrupt(offset, "a zero block is followed by more entries");
+            }
+
+            if (!TarFields.ChecksumMatches(_block, out _))
+            {
+                throw Corrupt(offset, "the header's checksum does not match (not a tar archive, or corrupted)");
+            }
+
+            var typeFlag = _block[TarFields.TypeFlagOffset];
+            var storedSize = Number(_block.AsSpan(TarFields.SizeOffset, TarFields.SizeLength), offset, "size");
+            switch (typeFlag)
+            {
+                case (byte)'x':
+                    local ??= [];
+                    local.AddRange(PaxRecords.Parse(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false), reason => Corrupt(offset, reason)));
+                    continue;
+                case (byte)'g':
+                    foreach (var (key, value) in PaxRecords.Parse(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false), reason => Corrupt(offset, reason)))
+                    {
+                        if (value.Length == 0)
+                        {
+                            _global.Remove(key);
+                        }
+                        else
+                        {
+                            _global[key] = value;
+                        }
+                    }
+
+                    continue;
+                case (byte)'L':
+                    longName = TarFields.CString(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false)).ToArray();
+                    continue;
+                case (byte)'K':
+                    longLink = TarFields.CString(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false)).ToArray();
+                    continue;
+                case (byte)'V' or (byte)'N':
+                    // A volume label or GNU's obsolete rename record: nothing to extract.
+                    await SkipDataAsync(storedSize, offset, cancellationToken).ConfigureAwait(false);
+                    continue;
+                case (byte)'M':
+                    throw new UnsupportedContentException("LayerCorrupt", $"{_source}: the entry at offset {offset} continues a multi-volume archive, which layers never are.", _source);
+            }
+
+            var header = await BuildAsync(typeFlag, storedSize, offset, local, longName, longLink, cancellationToken).ConfigureAwait(false);
+            return header;
+        }
+    }
+
+    /// <summary>Reads whatever follows the end of the archive, so that digests over the whole stream can be checked.</summary>
+    public async ValueTask<long> DrainAsync(CancellationToken cancellationToken)
+    {
+        if (!_ended)
+        {
+            while (await ReadNextAsync(cancellationToken).ConfigureAwait(false) is not null)
+            {
+            }
+        }
+
+        return await _input.DrainAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync() => _input.DisposeAsync();
+
+    internal void EnsureCurrent(int generation)
+    {
+        if (generation != _generation)
+        {
+            throw new InvalidOperationException("The content of a tar entry can only be read before the next entry is read.");
+        }
+    }
+
+    internal async ValueTask<int> ReadDataAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var want = (int)Math.Min(buffer.Length, _remaining);
+        var read = await _input.ReadAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
+        return Account(read, want);
+    }
+
+    internal int ReadData(Span<byte> buffer)
+    {
+        var want = (int)Math.Min(buffer.Length, _remaining);
+        var read = _input.Read(buffer[..want]);
+        return Account(read, want);
+    }
+
+    private int Account(int read, int wanted)
+    {
+        if (read == 0 && wanted > 0)
+        {
+            throw Corrupt(_input.Position, "the archive ends in the middle of an entry's content");
+        }
+
+        _remaining -= read;
+        return read;
+    }
+
+    private TarHeader? End()
+    {
+        _ended = true;
+        return null;
+    }
+
+    private async ValueTask<TarHeader> BuildAsync(
+        byte typeFlag,
+        long storedSize,
+        long offset,
+        List<KeyValuePair<string, byte[]>>? local,
+        byte[]? longName,
+        byte[]? longLink,
+        CancellationToken cancellationToken)
+    {
+        var block = _block;
+        var magic = block.AsSpan(TarFields.MagicOffset, 6);
+        var isGnu = magic.SequenceEqual(TarFields.GnuMagic);
+        var isUstar = magic.SequenceEqual(TarFields.UstarMagic);
+
+        var pax = new Dictionary<string, byte[]>(_global, StringComparer.Ordinal);
+        var sparsePairs = new List<long>();
+        foreach (var (key, value) in local ?? [])
+        {
+            if (key is "GNU.sparse.offset" or "GNU.sparse.numbytes")
+            {
+                sparsePairs.Add(ParseLong(value, offset, key));
+            }
+
+            pax[key] = value;
+        }
+
+        byte[] nameBytes;
+        if (pax.TryGetValue("GNU.sparse.name", out var sparseName))
+        {
+            nameBytes = sparseName;
+        }
+        else if (pax.TryGetValue("path", out var path))
+        {
+            nameBytes = path;
+        }
+        else if (longName is not null)
+        {
+            nameBytes = longName;
+        }
+        else
+        {
+            var name = TarFields.CString(block.AsSpan(TarFields.NameOffset, TarFields.NameLength));
+            var prefix = isUstar ? TarFields.CString(block.AsSpan(TarFields.PrefixOffset, TarFields.PrefixLength)) : [];
+            nameBytes = prefix.Length > 0 ? [.. prefix, (byte)'/', .. name] : name.ToArray();
+        }
+
+        var linkBytes = pax.TryGetValue("linkpath", out var linkPath) ? linkPath
+            : longLink ?? TarFields.CString(block.AsSpan(TarFields.LinkNameOffset, TarFields.NameLength)).ToArray();
+
+        var kind = KindOf(typeFlag, nameBytes);
+        var mode = (int)(Number(block.AsSpan(TarFields.ModeOffset, TarFields.IdLength), offset, "mode") & 0xFFF);
+        var uid = pax.TryGetValue("uid", out var paxUid) ? ParseLong(paxUid, offset, "uid") : Number(block.AsSpan(TarFields.UidOffset, TarFields.IdLength), offset, "uid");
+        var gid = pax.TryGetValue("gid", out var paxGid) ? ParseLong(paxGid, offset, "gid") : Number(block.AsSpan(TarFields.GidOffset, TarFields.IdLength), offset, "gid");
+        var userName = pax.TryGetValue("uname", out var paxUser) ? EntryName.Decode(paxUser) : OwnerName(block.AsSpan(TarFields.UserNameOffset, TarFields.OwnerNameLength), isUstar || isGnu);
+        var groupName = pax.TryGetValue("gname", out var paxGroup) ? EntryName.Decode(paxGroup) : OwnerName(block.AsSpan(TarFields.GroupNameOffset, TarFields.OwnerNameLength), isUstar || isGnu);
+        var mtime = pax.TryGetValue("mtime", out var paxMtime) ? PaxTime(paxMtime, offset, "mtime") : new UnixTime(Number(block.AsSpan(TarFields.MtimeOffset, TarFields.SizeLength), offset, "mtime"), 0);
+        UnixTime? atime = pax.TryGetValue("atime", out var paxAtime) ? PaxTime(paxAtime, offset, "atime")
+            : isGnu && GnuTime(block.AsSpan(TarFields.GnuAtimeOffset, TarFields.SizeLength)) is { } gnuAtime ? gnuAtime : null;
+        UnixTime? ctime = pax.TryGetValue("ctime", out var paxCtime) ? PaxTime(paxCtime, offset, "ctime")
+            : isGnu && GnuTime(block.AsSpan(TarFields.GnuCtimeOffset, TarFields.SizeLength)) is { } gnuCtime ? gnuCtime : null;
+        var devMajor = (int)(pax.TryGetValue("SCHILY.devmajor", out var paxMajor) ? ParseLong(paxMajor, offset, "devmajor") : isUstar || isGnu ? Number(block.AsSpan(TarFields.DevMajorOffset, TarFields.IdLength), offset, "devmajor") : 0);
+        var devMinor = (int)(pax.TryGetValue("SCHILY.devminor", out var paxMinor) ? ParseLong(paxMinor, offset, "devminor") : isUstar || isGnu ? Number(block.AsSpan(TarFields.DevMinorOffset, TarFields.IdLength), offset, "devminor") : 0);
+        if (pax.TryGetValue("size", out var paxSize))
+        {
+            storedSize = ParseLong(paxSize, offset, "size");
+        }
+
+        if (storedSize < 0)
+        {
+            throw Corrupt(offset, $"the entry '{EntryName.Decode(nameBytes)}' has a negative size");
+        }
+
+        // Links, directories, devices and FIFOs have no content, whatever their size field says.
+        var hasData = kind == TarEntryKind.File;
+        _remaining = hasData ? storedSize : 0;
+        _padding = hasData ? Padding(storedSize) : 0;
+        if (!hasData && storedSize > 0)
+        {
+            await SkipDataAsync(storedSize, offset, cancellationToken).ConfigureAwait(false);
+        }
+
+        IReadOnlyList<SparseRegion>? sparse = null;
+        var logicalSize = storedSize;
+        if (typeFlag == (byte)'S')
+        {
+            (sparse, logicalSize) = await ReadOldGnuSparseAsync(offset, cancellationToken).ConfigureAwait(false);
+        }
+        else if (pax.ContainsKey("GNU.sparse.major") || pax.ContainsKey("GNU.sparse.map") || sparsePairs.Count > 0)
+        {
+            (sparse, logicalSize) = await ReadPaxSparseAsync(pax, sparsePairs, storedSize, offset, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (sparse is not null)
+        {
+            ValidateSparse(sparse, logicalSize, _remaining, offset, nameBytes);
+        }
+
+        DataStream = new TarDataStream(this, _generation, hasData ? logicalSize : 0, sparse);
+        return new TarHeader
+        {
+            Name = EntryName.Decode(nameBytes),
+            Kind = kind,
+            TypeFlag = typeFlag,
+            LinkName = linkBytes.Length == 0 ? null : EntryName.Decode(linkBytes),
+            Mode = mode,
+            Uid = uid,
+            Gid = gid,
+            UserName = userName,
+            GroupName = groupName,
+            Size = hasData ? logicalSize : 0,
+            ModifiedTime = mtime,
+            AccessTime = atime,
+            ChangeTime = ctime,
+            DeviceMajor = devMajor,
+            DeviceMinor = devMinor,
+            Xattrs = Xattrs(pax, offset),
+            SparseMap = sparse,
+            PaxRecords = pax,
+            Format = local is not null || _global.Count > 0 ? TarFormat.Pax : isGnu ? TarFormat.Gnu : isUstar ? TarFormat.Ustar : TarFormat.V7,
+            Offset = offset,
+        };
+    }
+
+    private static TarEntryKind KindOf(byte typeFlag, ReadOnlySpan<byte> name) => typeFlag switch
+    {
+        (byte)'1' => TarEntryKind.Hardlink,
+        (byte)'2' => TarEntryKind.Symlink,
+        (byte)'3' => TarEntryKind.CharDevice,
+        (byte)'4' => TarEntryKind.BlockDevice,
+        (byte)'5' or (byte)'D' => TarEntryKind.Directory,
+        (byte)'6' => TarEntryKind.Fifo,
+        0 when name.Length > 0 && name[^1] == '/' => TarEntryKind.Directory,
+        _ => TarEntryKind.File,
+    };
+
+    private static string? OwnerName(ReadOnlySpan<byte> field, bool present)
+    {
+        if (!present)
+        {
+            return null;
+        }
+
+        var bytes = TarFields.CString(field);
+        return bytes.Length == 0 ? null : EntryName.Decode(bytes);
+    }
+
+    private static UnixTime? GnuTime(ReadOnlySpan<byte> field) =>
+        TarFields.IsZero(field) || !TarFields.TryParseNumber(field, out var seconds) || seconds == 0 ? null : new UnixTime(seconds, 0);
+
+    private static Dictionary<string, byte[]> Xattrs(Dictionary<string, byte[]> pax, long offset)
+    {
+        Dictionary<string, byte[]>? xattrs = null;
+        foreach (var (key, value) in pax)
+        {
+            if (key.StartsWith("SCHILY.xattr.", StringComparison.Ordinal))
+            {
+                (xattrs ??= new(StringComparer.Ordinal))[key["SCHILY.xattr.".Length..]] = value;
+            }
+            else if (key.StartsWith("LIBARCHIVE.xattr.", StringComparison.Ordinal))
+            {
+                var name = Uri.UnescapeDataString(key["LIBARCHIVE.xattr.".Length..]);
+                var text = Encoding.ASCII.GetString(value).TrimEnd('=');
+                var padded = text.PadRight(text.Length + ((4 - (text.Length % 4)) % 4), '=');
+                try
+                {
+                    (xattrs ??= new(StringComparer.Ordinal))[name] = Convert.FromBase64String(padded);
+                }
+                catch (FormatException ex)
+                {
+                    throw new CorruptContentException("LayerCorrupt", $"The entry at offset {offset} has a LIBARCHIVE.xattr value that is not base64.", null, ex);
+                }
+            }
+        }
+
+        return xattrs ?? [];
+    }
+
+    private async ValueTask<(IReadOnlyList<SparseRegion>, long)> ReadOldGnuSparseAsync(long offset, CancellationToken cancellationToken)
+    {
+        var regions = new List<SparseRegion>();
+        var realSize = Number(_block.AsSpan(TarFields.GnuRealSizeOffset, TarFields.SizeLength), offset, "realsize");
+        AddGnuSparseEntries(_block.AsSpan(TarFields.GnuSparseOffset, TarFields.GnuSparseEntries * 24), regions, offset);
+        var extended = _block[TarFields.GnuIsExtendedOffset] != 0;
+        var extension = new byte[TarFields.BlockSize];
+        while (extended)
+        {
+            if (await _input.ReadFullyAsync(extension, cancellationToken).ConfigureAwait(false) < TarFields.BlockSize)
+            {
+                throw Corrupt(offset, "the archive ends in a sparse map");
+            }
+
+            AddGnuSparseEntries(extension.AsSpan(0, 21 * 24), regions, offset);
+            extended = extension[504] != 0;
+        }
+
+        return (regions, realSize);
+    }
+
+    private void AddGnuSparseEntries(ReadOnlySpan<byte> entries, List<SparseRegion> regions, long offset)
+    {
+        for (var i = 0; i + 24 <= entries.Length; i += 24)
+        {
+            var entry = entries.Slice(i, 24);
+            if (TarFields.IsZero(entry))
+            {
+                break;
+            }
+
+            if (regions.Count >= MaxSparseRegions)
+            {
+                throw Corrupt(offset, "the sparse map is too long");
+            }
+
+            regions.Add(new SparseRegion(Number(entry[..12], offset, "sparse offset"), Number(entry[12..], offset, "sparse size")));
+        }
+    }
+
+    private async ValueTask<(IReadOnlyList<SparseRegion>, long)> ReadPaxSparseAsync(
+        Dictionary<string, byte[]> pax, List<long> pairs, long storedSize, long offset, CancellationToken cancellationToken)
+    {
+        var regions = new List<SparseRegion>();
+        var major = pax.TryGetValue("GNU.sparse.major", out var majorText) ? ParseLong(majorText, offset, "GNU.sparse.major") : 0;
+        var realSize = pax.TryGetValue("GNU.sparse.realsize", out var real) ? ParseLong(real, offset, "GNU.sparse.realsize")
+            : pax.TryGetValue("GNU.sparse.size", out var size) ? ParseLong(size, offset, "GNU.sparse.size")
+            : storedSize;
+        if (major == 1)
+        {
+            // Format 1.0: the map is at the start of the data, decimal numbers on lines, padded to a block.
+            var numbers = new List<long>();
+            var line = new StringBuilder();
+            long expected = -1;
+            var block = new byte[TarFields.BlockSize];
+            while (expected < 0 || numbers.Count < 1 + (2 * expected))
+            {
+                if (_remaining < TarFields.BlockSize || await _input.ReadFullyAsync(block, cancellationToken).ConfigureAwait(false) < TarFields.BlockSize)
+                {
+                    throw Corrupt(offset, "the sparse map at the start of the content is truncated");
+                }
+
+                _remaining -= TarFields.BlockSize;
+                foreach (var b in block)
+                {
+                    if (expected >= 0 && numbers.Count >= 1 + (2 * expected))
+                    {
+                        break;
+                    }
+
+                    if (b == '\n')
+                    {
+                        numbers.Add(ParseLong(Encoding.ASCII.GetBytes(line.ToString()), offset, "sparse map"));
+                        line.Clear();
+                        if (numbers.Count == 1)
+                        {
+                            expected = numbers[0] <= MaxSparseRegions && numbers[0] >= 0 ? numbers[0] : throw Corrupt(offset, "the sparse map is too long");
+                        }
+                    }
+                    else
+                    {
+                        line.Append((char)b);
+                    }
+                }
+            }
+
+            for (var i = 1; i + 1 < numbers.Count; i += 2)
+            {
+                regions.Add(new SparseRegion(numbers[i], numbers[i + 1]));
+            }
+        }
+        else if (pax.TryGetValue("GNU.sparse.map", out var map))
+        {
+            var parts = Encoding.ASCII.GetString(map).Split(',', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length % 2 != 0 || parts.Length / 2 > MaxSparseRegions)
+            {
+                throw Corrupt(offset, "GNU.sparse.map has an odd number of values");
+            }
+
+            for (var i = 0; i < parts.Length; i += 2)
+            {
+                regions.Add(new SparseRegion(ParseLong(Encoding.ASCII.GetBytes(parts[i]), offset, "GNU.sparse.map"), ParseLong(Encoding.ASCII.GetBytes(parts[i + 1]), offset, "GNU.sparse.map")));
+            }
+        }
+        else
+        {
+            if (pairs.Count % 2 != 0)
+            {
+                throw Corrupt(offset, "GNU.sparse.offset and GNU.sparse.numbytes do not pair up");
+            }
+
+            for (var i = 0; i < pairs.Count; i += 2)
+            {
+                regions.Add(new SparseRegion(pairs[i], pairs[i + 1]));
+            }
+        }
+
+        return (regions, realSize);
+    }
+
+    private void ValidateSparse(IReadOnlyList<SparseRegion> regions, long logicalSize, long stored, long offset, byte[] name)
+    {
+        long end = 0, total = 0;
+        foreach (var region in regions)
+        {
+            if (region.Offset < end || region.Length < 0 || region.Offset + region.Length > logicalSize)
+            {
+                throw Corrupt(offset, $"the sparse map of '{EntryName.Decode(name)}' has overlapping or out-of-range regions");
+            }
+
+            end = region.Offset + region.Length;
+            total += region.Length;
+        }
+
+        if (total != stored)
+        {
+            throw Corrupt(offset, $"the sparse map of '{EntryName.Decode(name)}' describes {total} bytes but {stored} are stored");
+        }
+    }
+
+    private async ValueTask<byte[]> ReadExtensionAsync(long size, long offset, CancellationToken cancellationToken)
+    {
+        if (size > MaxExtensionSize)
+        {
+            throw Corrupt(offset, $"an extension header of {size} bytes is larger than the {MaxExtensionSize} allowed");
+        }
+
+        var data = new byte[size];
+        if (await _input.ReadFullyAsync(data, cancellationToken).ConfigureAwait(false) < size)
+        {
+            throw Corrupt(offset, "the archive ends in an extension header");
+        }
+
+        await _input.SkipAsync(Padding(size), cancellationToken).ConfigureAwait(false);
+        return data;
+    }
+
+    private async ValueTask SkipDataAsync(long size, long offset, CancellationToken cancellationToken)
+    {
+        var total = size + Padding(size);
+        if (await _input.SkipAsync(total, cancellationToken).ConfigureAwait(false) < total)
+        {
+            throw Corrupt(offset, "the archive ends in the middle of an entry's content");
+        }
+    }
+
+    private async ValueTask SkipRestAsync(CancellationToken cancellationToken)
+    {
+        var total = _remaining + _padding;
+        _remaining = 0;
+        _padding = 0;
+        if (total > 0 && await _input.SkipAsync(total, cancellationToken).ConfigureAwait(false) < total)
+        {
+            throw Corrupt(_input.Position, "the archive ends in the middle of an entry's content");
+        }
+    }
+
+    private static long Padding(long size) => (TarFields.BlockSize - (size % TarFields.BlockSize)) % TarFields.BlockSize;
+
+    private long Number(ReadOnlySpan<byte> field, long offset, string what) =>
+        TarFields.TryParseNumber(field, out var value) ? value : throw Corrupt(offset, $"the header's {what} field is not a number");
+
+    private long ParseLong(ReadOnlySpan<byte> text, long offset, string what) =>
+        Utf8Parser.TryParse(text, out long value, out var used) && used == text.Length
+            ? value
+            : throw Corrupt(offset, $"the PAX {what} value '{Encoding.ASCII.GetString(text)}' is not a number");
+
+    private UnixTime PaxTime(byte[] text, long offset, string what) =>
+        TarFields.TryParsePaxTime(text, out var time) ? time : throw Corrupt(offset, $"the PAX {what} value is not a time");
+
+    private CorruptContentException Corrupt(long offset, string reason) =>
+        new("LayerCorrupt", string.Create(CultureInfo.InvariantCulture, $"{_source} is not a valid tar archive: at offset {offset}, {reason}."), _source);
+}
