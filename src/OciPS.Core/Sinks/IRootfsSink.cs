@@ -9,9 +9,11 @@ namespace OciPS.Core.Sinks;
 /// <remarks>
 /// The contract a sink can rely on:
 /// <list type="bullet">
-/// <item>Entries arrive in merge order, not sorted and not known in advance. Each path comes at most
-/// once. A parent directory may come after its children, or never: the sink creates missing parents
-/// (mode 0755, root-owned) and applies a directory's own metadata when it arrives.</item>
+/// <item>Entries arrive in merge order, not sorted and not known in advance. Each path comes once, except
+/// when a layer itself holds a path twice (malformed, but real images have it): the later entry then
+/// replaces the earlier (for a directory, its metadata). A parent directory may come after its children,
+/// or never: the sink creates missing parents (mode 0755, root-owned) and applies a directory's own
+/// metadata when it arrives. The root itself (".") never comes.</item>
 /// <item>Paths are normalised (<see cref="EntryName.Normalize"/>), never absolute, never contain "..",
 /// and never lead through a symlink: the merge has already rejected or neutralised hostile entries.</item>
 /// <item>A <see cref="OciFileType.Hardlink"/> entry's <see cref="OciFileEntry.LinkTarget"/> names a

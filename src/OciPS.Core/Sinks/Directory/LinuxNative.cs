@@ -1,0 +1,140 @@
+using System.Runtime.InteropServices;
+
+namespace OciPS.Core.Sinks.Directory;
+
+/// <summary>
+/// The Linux system calls the directory sink uses. Every path is one component relative to an open
+/// directory and nothing follows a symlink, so a hostile tree cannot make a write land outside the root;
+/// names are passed as the exact bytes the image holds.
+/// </summary>
+internal static unsafe partial class LinuxNative
+{
+    public const int O_RDONLY = 0;
+    public const int O_WRONLY = 1;
+    public const int O_CREAT = 0x40;
+    public const int O_EXCL = 0x80;
+    public const int O_DIRECTORY = 0x10000;
+    public const int O_NOFOLLOW = 0x20000;
+    public const int O_CLOEXEC = 0x80000;
+    public const int O_PATH = 0x200000;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const int AT_REMOVEDIR = 0x200;
+    public const int AT_FDCWD = -100;
+    public const uint S_IFIFO = 0x1000;
+    public const uint S_IFCHR = 0x2000;
+    public const uint S_IFBLK = 0x6000;
+    public const uint S_IFSOCK = 0xC000;
+
+    public const int EPERM = 1;
+    public const int ENOENT = 2;
+    public const int EEXIST = 17;
+    public const int ENOTDIR = 20;
+    public const int EISDIR = 21;
+    public const int ENOTEMPTY = 39;
+    public const int ELOOP = 40;
+    public const int ENODATA = 61;
+    public const int EOPNOTSUPP = 95;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int openat(int dirfd, byte* path, int flags, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int mkdirat(int dirfd, byte* path, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int symlinkat(byte* target, int newdirfd, byte* linkpath);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int linkat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int mknodat(int dirfd, byte* path, uint mode, ulong dev);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fchownat(int dirfd, byte* path, uint owner, uint group, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fchmod(int fd, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fchown(int fd, uint owner, uint group);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fchmodat(int dirfd, byte* path, uint mode, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int futimens(int fd, Timespec* times);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int renameat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int utimensat(int dirfd, byte* path, Timespec* times, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int unlinkat(int dirfd, byte* path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fsetxattr(int fd, byte* name, byte* value, nuint size, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int lsetxattr(byte* path, byte* name, byte* value, nuint size, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint fdopendir(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint readdir64(nint dir);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int closedir(nint dir);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup(int fd);
+
+    public const byte DT_DIR = 4;
+
+    /// <summary>The name and type of a <c>struct dirent64</c> (d_ino, d_off, d_reclen, d_type, d_name).</summary>
+    public static (byte[] Name, byte Type) ReadDirent(nint entry)
+    {
+        var pointer = (byte*)entry;
+        var type = pointer[18];
+        var name = pointer + 19;
+        var length = 0;
+        while (name[length] != 0)
+        {
+            length++;
+        }
+
+        return (new ReadOnlySpan<byte>(name, length).ToArray(), type);
+    }
+
+    /// <summary>glibc's makedev: the kernel's split major/minor encoding.</summary>
+    public static ulong MakeDevice(int major, int minor)
+    {
+        var ma = (ulong)(uint)major;
+        var mi = (ulong)(uint)minor;
+        return ((ma & 0xfffff000UL) << 32) | ((ma & 0xfffUL) << 8) | ((mi & 0xffffff00UL) << 12) | (mi & 0xffUL);
+    }
+
+    /// <summary>A NUL-terminated copy of <paramref name="bytes"/>.</summary>
+    public static byte[] Terminated(ReadOnlySpan<byte> bytes)
+    {
+        var buffer = new byte[bytes.Length + 1];
+        bytes.CopyTo(buffer);
+        return buffer;
+    }
+}
