@@ -43,6 +43,13 @@ public sealed class ImageBuilder
         return this;
     }
 
+    /// <summary>Adds a layer from a ready tar (for entries LayerBuilder cannot express: binary xattrs, raw names, hostile entries).</summary>
+    public ImageBuilder LayerTar(byte[] tar, string createdBy = "COPY . /", FixtureCompression compression = FixtureCompression.Gzip)
+    {
+        _steps.Add(new Step(tar, createdBy, compression));
+        return this;
+    }
+
     /// <summary>Adds a history step that changed no files (ENV, CMD…).</summary>
     public ImageBuilder EmptyStep(string createdBy)
     {
