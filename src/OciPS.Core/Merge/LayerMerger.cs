@@ -27,6 +27,7 @@ public sealed class LayerMerger
     private readonly PathTrie _trie = new();
     private readonly Dictionary<string, List<PendingLink>> _pending = new(StringComparer.Ordinal);
     private readonly List<PendingLink> _rereads = [];
+    private readonly Dictionary<string, ContentOrigin> _origins = new(StringComparer.Ordinal);
 
     /// <param name="layers">The layers, bottom first.</param>
     /// <param name="report">Receives each problem entry (the merge goes on).</param>
@@ -216,12 +217,15 @@ public sealed class LayerMerger
             node.HideChildren(layer);
         }
 
+        ContentOrigin? origin = null;
         if (isFile)
         {
             state.Files[path] = true;
+            origin = new ContentOrigin(state.Layer, path);
+            _origins[path] = origin;
         }
 
-        yield return new MergedEntry(entry, isFile ? raw.Content : null);
+        yield return new MergedEntry(entry, isFile ? raw.Content : null, origin);
         if (isFile && TryResolvePending(state, entry, null, emittedAsFinal: true, out var linked))
         {
             foreach (var output in linked)
@@ -269,7 +273,7 @@ public sealed class LayerMerger
             if (final)
             {
                 var group = _trie.Find(target)?.Emitted?.LinkGroup ?? target;
-                yield return new MergedEntry(entry.With(linkTarget: group), null);
+                yield return new MergedEntry(entry.With(linkTarget: group), null, _origins.GetValueOrDefault(group));
             }
             else
             {
@@ -320,12 +324,14 @@ public sealed class LayerMerger
         var first = emittedAsFinal ? 0 : 1;
         if (!emittedAsFinal)
         {
-            outputs.Add(new MergedEntry(AsFileAt(file, resolved[0].Entry), content));
+            _origins[group] = new ContentOrigin(state.Layer, file.Path);
+            outputs.Add(new MergedEntry(AsFileAt(file, resolved[0].Entry), content, _origins[group]));
         }
 
+        var origin = _origins.GetValueOrDefault(group);
         for (var i = first; i < resolved.Count; i++)
         {
-            outputs.Add(new MergedEntry(resolved[i].Entry.With(linkTarget: group), null));
+            outputs.Add(new MergedEntry(resolved[i].Entry.With(linkTarget: group), null, origin));
         }
 
         SetGroup(group, resolved);
@@ -359,10 +365,11 @@ public sealed class LayerMerger
                     continue;
                 }
 
-                yield return new MergedEntry(AsFileAt(raw.Entry, links[0].Entry), raw.Content);
+                var origin = new ContentOrigin(layer, EntryName.Normalize(raw.Entry.Path));
+                yield return new MergedEntry(AsFileAt(raw.Entry, links[0].Entry), raw.Content, origin);
                 foreach (var link in links.Skip(1))
                 {
-                    yield return new MergedEntry(link.Entry.With(linkTarget: links[0].Entry.Path), null);
+                    yield return new MergedEntry(link.Entry.With(linkTarget: links[0].Entry.Path), null, origin);
                 }
 
                 SetGroup(links[0].Entry.Path, links);

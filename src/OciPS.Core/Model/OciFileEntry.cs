@@ -83,6 +83,12 @@ public sealed class OciFileEntry
 
     public Digest? LayerDigest { get; init; }
 
+    /// <summary>
+    /// For entries from Merge-OciLayer: the bytes of the file (or of a hardlink's target), so that an
+    /// export further down the pipeline can write them. Null for raw layer entries.
+    /// </summary>
+    public EntryContent? Content { get; init; }
+
     public DateTimeOffset Modified => ModifiedTime.ToDateTimeOffset();
 
     public bool IsWhiteout => Type is OciFileType.Whiteout or OciFileType.OpaqueWhiteout;
@@ -135,7 +141,8 @@ public sealed class OciFileEntry
         OciFileType? type = null,
         string? linkTarget = null,
         long? size = null,
-        int? layerIndex = null) => new()
+        int? layerIndex = null,
+        EntryContent? content = null) => new()
     {
         Path = path ?? Path,
         Type = type ?? Type,
@@ -156,6 +163,7 @@ public sealed class OciFileEntry
         RawName = RawName,
         LayerIndex = layerIndex ?? LayerIndex,
         LayerDigest = LayerDigest,
+        Content = content ?? Content,
     };
 
     private static void SetSpecial(Span<char> text, int position, bool set, char letter)

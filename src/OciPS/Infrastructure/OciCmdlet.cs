@@ -1,7 +1,10 @@
 using System;
 using System.IO;
 using System.Management.Automation;
+using System.Threading;
 using System.Threading.Tasks;
+using OciPS.Core.Content;
+using OciPS.Core.Merge;
 using OciPS.Core.Model;
 using OciPS.Core.References;
 
@@ -40,6 +43,69 @@ public abstract class OciCmdlet : AsyncPSCmdlet
         return Platform.TryParse(platform, out var parsed, out var reason)
             ? parsed
             : throw new PSArgumentException($"'{platform}' is not a valid platform: {reason}. Use os/architecture[/variant], e.g. linux/arm64/v8.");
+    }
+
+    /// <summary>
+    /// Prepares, on the pipeline thread, how to get one image: from an OciManifest on the pipeline (an
+    /// index resolved to <paramref name="platform"/> or this machine's platform) or from a location.
+    /// Returns false after reporting a bad location; a bad platform is a terminating error.
+    /// </summary>
+    protected bool TryResolveImage(OciManifest? input, string location, string? platform, out Func<CancellationToken, Task<OciImage>> resolve, out object target)
+    {
+        resolve = null!;
+        target = input is null ? location : input;
+        Platform? wanted;
+        try
+        {
+            wanted = ParsePlatform(platform);
+        }
+        catch (PSArgumentException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, "PlatformInvalid", ErrorCategory.InvalidArgument, platform));
+            return false;
+        }
+
+        if (input is not null)
+        {
+            resolve = cancellationToken => input switch
+            {
+                OciImage image => Task.FromResult(image),
+                OciIndex index => ImageLoader.SelectAsync(index, wanted ?? Platform.Default, cancellationToken),
+                _ => throw new PSArgumentException($"{input.GetType().Name} is not an image or an index."),
+            };
+            return true;
+        }
+
+        ImageLocation parsed;
+        try
+        {
+            parsed = ParseLocation(location);
+        }
+        catch (Exception ex) when (IsPerInput(ex))
+        {
+            Report(ex, location);
+            return false;
+        }
+
+        resolve = async cancellationToken =>
+        {
+            var manifest = await ImageLoader.LoadAsync(ImageSources.Open(parsed), wanted, cancellationToken).ConfigureAwait(false);
+            return manifest as OciImage ?? await ImageLoader.SelectAsync((OciIndex)manifest, wanted ?? Platform.Default, cancellationToken).ConfigureAwait(false);
+        };
+        return true;
+    }
+
+    /// <summary>A problem entry found by the merge: an error when the entry was dropped, a warning when it was neutralised.</summary>
+    protected void ReportIssue(MergeIssue issue)
+    {
+        if (issue.Severity == MergeIssueSeverity.Warning)
+        {
+            Warning(issue.Message);
+        }
+        else
+        {
+            _ = EmitErrorAsync(ErrorMapping.ToErrorRecord(new MergeIssueException(issue), issue.Entry));
+        }
     }
 
     /// <summary>Reports a failure of one input as a non-terminating error and lets the next input go on.</summary>

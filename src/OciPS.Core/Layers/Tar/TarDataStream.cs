@@ -6,7 +6,7 @@ namespace OciPS.Core.Layers.Tar;
 /// The content of the current entry, read straight from the archive: exactly the entry's size, and for
 /// a sparse file the logical content, holes given as zeros between the stored data regions.
 /// </summary>
-internal sealed class TarDataStream : Stream
+internal sealed class TarDataStream : Stream, ILiveStream
 {
     private readonly TarReader _owner;
     private readonly int _generation;
@@ -22,6 +22,9 @@ internal sealed class TarDataStream : Stream
         _length = length;
         _regions = regions;
     }
+
+    /// <summary>Whether the reader is still at this entry.</summary>
+    public bool IsLive => _owner.IsCurrent(_generation);
 
     public override bool CanRead => true;
 

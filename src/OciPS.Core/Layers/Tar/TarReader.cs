@@ -143,6 +143,8 @@ public sealed class TarReader : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _input.DisposeAsync();
 
+    internal bool IsCurrent(int generation) => generation == _generation && !_ended;
+
     internal void EnsureCurrent(int generation)
     {
         if (generation != _generation)

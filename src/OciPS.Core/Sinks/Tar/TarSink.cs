@@ -57,7 +57,7 @@ public sealed class TarSink : IRootfsSink
         {
             TarCompression.Gzip => new GZipStream(_file, GzipLevel(options.CompressionLevel), leaveOpen: true),
             TarCompression.Zstd => new ZstdSharp.CompressionStream(_file, options.CompressionLevel ?? 3, leaveOpen: true),
-            _ => new BufferedStream(_file, 1 << 16),
+            _ => _file,
         };
         _writer = new TarWriter(_compressed, leaveOpen: true);
     }
@@ -106,7 +106,12 @@ public sealed class TarSink : IRootfsSink
         }
 
         await _writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-        await _compressed.DisposeAsync().ConfigureAwait(false);
+        if (_compressed != _file)
+        {
+            // Disposing the compressor writes its last block into the file.
+            await _compressed.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
         await _file.DisposeAsync().ConfigureAwait(false);
         OutputPlacement.MoveIntoPlace(_temporary, _destination, _options.Force);
