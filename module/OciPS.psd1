@@ -16,6 +16,8 @@
         'Get-OciManifest'
         'Get-OciLayer'
         'Get-OciFile'
+        'Merge-OciLayer'
+        'Export-OciRootfs'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -53,7 +53,15 @@ internal static class CmdletMetadata
                 .SelectMany(arg => arg.Value is IEnumerable<CustomAttributeTypedArgument> many ? many : [arg])
                 .Select(arg => arg.Value is Type t ? t.FullName! : arg.Value?.ToString() ?? string.Empty)
                 .ToArray();
-            cmdlets.Add(new CmdletInfo($"{verb}-{noun}", verb, noun, ReadParameters(type), defaultSet, outputs));
+            var parameters = ReadParameters(type);
+            if (cmdlet.NamedArguments.Any(n => n.MemberName == "SupportsShouldProcess" && n.TypedValue.Value is true))
+            {
+                // -WhatIf and -Confirm come with ShouldProcess; they are documented like the cmdlet's own.
+                parameters.Add(new ParameterInfo("WhatIf", "SwitchParameter", "System.Management.Automation.SwitchParameter", true, ["wi"], AllSets, false, null, false, false));
+                parameters.Add(new ParameterInfo("Confirm", "SwitchParameter", "System.Management.Automation.SwitchParameter", true, ["cf"], AllSets, false, null, false, false));
+            }
+
+            cmdlets.Add(new CmdletInfo($"{verb}-{noun}", verb, noun, parameters, defaultSet, outputs));
         }
 
         return cmdlets.OrderBy(c => c.Name, StringComparer.Ordinal).ToArray();

@@ -1,0 +1,245 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using OciPS.Core.Merge;
+using OciPS.Core.Model;
+using OciPS.Core.Sinks;
+using OciPS.Core.Sinks.Tar;
+using OciPS.Infrastructure;
+
+namespace OciPS.Commands;
+
+/// <summary>Writes an image's merged filesystem (or merged entries from the pipeline) as a directory or a tar.</summary>
+[Cmdlet(VerbsData.Export, "OciRootfs", DefaultParameterSetName = LocationSet, SupportsShouldProcess = true)]
+[OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
+public sealed class ExportOciRootfsCommand : OciCmdlet
+{
+    private const string LocationSet = "Location";
+    private const string InputObjectSet = "InputObject";
+
+    private EntryExport? _entries;
+    private IRootfsSink? _sink;
+    private string _destination = string.Empty;
+    private bool _exportedImage;
+    private bool _skipped;
+
+    /// <summary>An image location.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = LocationSet)]
+    [Alias("Location")]
+    [ValidateNotNullOrEmpty]
+    public string Image { get; set; } = string.Empty;
+
+    /// <summary>An image or index from Get-OciManifest, or merged entries from Merge-OciLayer.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
+    public PSObject? InputObject { get; set; }
+
+    /// <summary>Directory or Tar.</summary>
+    [Parameter(Mandatory = true)]
+    public RootfsFormat Format { get; set; }
+
+    /// <summary>Where the output goes (a directory, or a file).</summary>
+    [Parameter(Mandatory = true)]
+    [Alias("Destination")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary>The platform to pick from an index.</summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(PlatformCompleter))]
+    public string? Platform { get; set; }
+
+    /// <summary>Replaces an existing output (only once the new one is complete).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Returns the written file or directory.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>Directory: write everything as the current user instead of the image's owners.</summary>
+    [Parameter]
+    public SwitchParameter NoSameOwner { get; set; }
+
+    /// <summary>Tar: None, Gzip or Zstd.</summary>
+    [Parameter]
+    public TarCompression Compression { get; set; }
+
+    /// <summary>Tar: the compression level.</summary>
+    [Parameter]
+    [ValidateRange(1, 22)]
+    public int? CompressionLevel { get; set; }
+
+    /// <summary>Clamps every modification time to this Unix time (default: $env:SOURCE_DATE_EPOCH).</summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long? SourceDateEpoch { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        _destination = ResolvePath(Path);
+        if (SourceDateEpoch is null && long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch))
+        {
+            SourceDateEpoch = epoch;
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        if (InputObject?.BaseObject is OciFileEntry entry)
+        {
+            AddEntry(entry);
+            return;
+        }
+
+        var manifest = InputObject?.BaseObject as OciManifest;
+        if (InputObject is not null && manifest is null)
+        {
+            WriteError(new ErrorRecord(new PSArgumentException($"Export-OciRootfs takes images (Get-OciManifest) or merged entries (Merge-OciLayer), not {InputObject.BaseObject.GetType().Name}."), "ExportInputInvalid", ErrorCategory.InvalidArgument, InputObject));
+            return;
+        }
+
+        if (_exportedImage || _entries is not null)
+        {
+            WriteError(new ErrorRecord(new PSArgumentException($"Export-OciRootfs writes one filesystem to '{_destination}'; export further images to other paths."), "ExportOneImagePerPath", ErrorCategory.InvalidOperation, InputObject));
+            return;
+        }
+
+        if (!TryResolveImage(manifest, Image, Platform, out var resolve, out var target))
+        {
+            return;
+        }
+
+        _exportedImage = true;
+        if (!ShouldProcess(_destination, $"Export the filesystem of {(manifest?.Reference ?? Image)} as {Format}"))
+        {
+            return;
+        }
+
+        var progress = new ProgressReporter(Progress);
+        var options = Options();
+        RunAsync(async cancellationToken =>
+        {
+            try
+            {
+                var image = await resolve(cancellationToken).ConfigureAwait(false);
+                var sink = RootfsExport.CreateSink(Format, _destination, options, Warning);
+                await using (sink.ConfigureAwait(false))
+                {
+                    var merger = LayerMerger.For(image, ReportIssue, progress);
+                    await RootfsExport.RunAsync(merger.MergeAsync(cancellationToken), sink, cancellationToken).ConfigureAwait(false);
+                }
+
+                await PassThruAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsPerInput(ex))
+            {
+                await ReportAsync(ex, target).ConfigureAwait(false);
+            }
+            finally
+            {
+                progress.CompleteAll();
+            }
+        });
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_entries is null)
+        {
+            return;
+        }
+
+        var entries = _entries;
+        var sink = _sink!;
+        RunAsync(async cancellationToken =>
+        {
+            try
+            {
+                await entries.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                await PassThruAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsPerInput(ex))
+            {
+                await ReportAsync(ex, _destination).ConfigureAwait(false);
+            }
+            finally
+            {
+                await sink.DisposeAsync().ConfigureAwait(false);
+                _sink = null;
+            }
+        });
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        // A stopped or failed pipeline leaves no partial output: disposing an uncompleted sink deletes it.
+        if (disposing && _sink is not null)
+        {
+            _ = _sink.DisposeAsync().AsTask();
+            _sink = null;
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void AddEntry(OciFileEntry entry)
+    {
+        if (_skipped)
+        {
+            return;
+        }
+
+        if (_exportedImage)
+        {
+            WriteError(new ErrorRecord(new PSArgumentException("Export-OciRootfs cannot take an image and entries in one call."), "ExportOneImagePerPath", ErrorCategory.InvalidOperation, entry));
+            return;
+        }
+
+        if (_entries is null)
+        {
+            if (!ShouldProcess(_destination, $"Export merged entries as {Format}"))
+            {
+                _skipped = true;
+                return;
+            }
+
+            try
+            {
+                _sink = RootfsExport.CreateSink(Format, _destination, Options(), message => WriteWarning(message));
+            }
+            catch (Exception ex) when (IsPerInput(ex))
+            {
+                _skipped = true;
+                ThrowTerminatingError(ErrorMapping.ToErrorRecord(ex, _destination));
+                return;
+            }
+
+            _entries = new EntryExport(_sink, Warning);
+        }
+
+        var export = _entries;
+        RunAsync(cancellationToken => export.AddAsync(entry, cancellationToken));
+    }
+
+    private RootfsExportOptions Options() => new()
+    {
+        Force = Force,
+        SourceDateEpoch = SourceDateEpoch,
+        SameOwner = !NoSameOwner,
+        Compression = Compression,
+        CompressionLevel = CompressionLevel,
+    };
+
+    private Task PassThruAsync()
+    {
+        if (!PassThru)
+        {
+            return Task.CompletedTask;
+        }
+
+        return EmitAsync(Format == RootfsFormat.Directory ? new DirectoryInfo(_destination) : new FileInfo(_destination));
+    }
+}

@@ -1,0 +1,126 @@
+using OciPS.Core.Content;
+using OciPS.Core.Layers.Tar;
+using OciPS.Core.Model;
+using OciPS.TestSupport;
+using OciPS.TestSupport.Fixtures;
+using Xunit;
+
+namespace OciPS.Module.Tests;
+
+public sealed class ExportOciRootfsTests(FixtureImages images) : IClassFixture<FixtureImages>, IDisposable
+{
+    private readonly TempDirectory _output = new("export");
+
+    public void Dispose() => _output.Dispose();
+
+    private ModuleSession Session() => new(images.WorkingDirectory);
+
+    private static async Task<Dictionary<string, (TarEntryKind Kind, string? Link, long Size)>> ReadTarAsync(string path)
+    {
+        var entries = new Dictionary<string, (TarEntryKind, string?, long)>();
+        await using var reader = new TarReader(File.OpenRead(path));
+        while (await reader.ReadNextAsync(CancellationToken.None) is { } header)
+        {
+            entries[EntryName.Normalize(header.Name)] = (header.Kind, header.LinkName, header.Size);
+        }
+
+        return entries;
+    }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public void Directory_HoldsTheMergedTree()
+    {
+        using var session = Session();
+        var target = _output.Combine("rootfs");
+        var result = session.Run("Export-OciRootfs oci:./layout:1.0 -Format Directory -Path $args[0] -PassThru", target);
+        result.ThrowIfFailed();
+        Assert.Equal(target, ((DirectoryInfo)Assert.Single(result.Output).BaseObject).FullName);
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(target, "etc", "hello")));
+        Assert.Equal("new\n", File.ReadAllText(Path.Combine(target, "etc", "new")));
+        Assert.False(File.Exists(Path.Combine(target, "etc", "old")));
+        Assert.Equal("tool", new FileInfo(Path.Combine(target, "bin", "alias")).LinkTarget);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute, File.GetUnixFileMode(Path.Combine(target, "bin", "tool")));
+    }
+
+    [Fact]
+    public async Task Tar_IsReproducibleWithASourceDateEpoch()
+    {
+        using var session = Session();
+        var first = _output.Combine("a.tar.gz");
+        var second = _output.Combine("b.tar.gz");
+        session.Run("Export-OciRootfs oci:./layout:1.0 -Format Tar -Compression Gzip -SourceDateEpoch 1000 -Path $args[0]", first).ThrowIfFailed();
+        session.Run("Export-OciRootfs oci:./layout:1.0 -Format Tar -Compression Gzip -SourceDateEpoch 1000 -Path $args[0]", second).ThrowIfFailed();
+        Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(second));
+
+        var plain = _output.Combine("plain.tar");
+        session.Run("Export-OciRootfs oci:./layout:1.0 -Format Tar -Path $args[0]", plain).ThrowIfFailed();
+        var entries = await ReadTarAsync(plain);
+        Assert.Equal(["bin", "bin/alias", "bin/tool", "etc", "etc/hello", "etc/new"], entries.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("tool", entries["bin/alias"].Link);
+    }
+
+    [Fact]
+    public async Task FilteredEntries_KeepHardlinkGroupsWhole()
+    {
+        using var layoutDirectory = new TempDirectory("hardlinks");
+        var layout = OciLayoutWriter.Open(layoutDirectory.Combine("layout"));
+        await new ImageBuilder().Layer(new LayerBuilder().File("data/original", "shared bytes").Hardlink("data/link1", "data/original").Hardlink("data/link2", "data/original")).WriteAsync(layout, "links");
+
+        using var session = new ModuleSession(layoutDirectory.Path);
+        var target = _output.Combine("filtered.tar");
+        session.Run("Merge-OciLayer oci:./layout:links | Where-Object Path -ne 'data/original' | Export-OciRootfs -Format Tar -Path $args[0]", target).ThrowIfFailed();
+
+        var entries = await ReadTarAsync(target);
+        Assert.False(entries.ContainsKey("data/original"));
+        Assert.Equal(TarEntryKind.File, entries["data/link1"].Kind);
+        Assert.Equal(12, entries["data/link1"].Size);
+        Assert.Equal((TarEntryKind.Hardlink, "data/link1"), (entries["data/link2"].Kind, entries["data/link2"].Link));
+    }
+
+    [Fact]
+    public void StoredEntries_AreExportedByReadingTheLayersAgain_WithAWarning()
+    {
+        using var session = Session();
+        var target = _output.Combine("stored");
+        var result = session.Run("$entries = @(Merge-OciLayer oci:./layout:1.0); $entries | Export-OciRootfs -Format Directory -Path $args[0]", target);
+        result.ThrowIfFailed();
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(target, "etc", "hello")));
+        Assert.Contains(result.Warnings, w => w.Contains("read again", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ExistingOutput_NeedsForce_AndWhatIfWritesNothing()
+    {
+        using var session = Session();
+        var target = _output.Combine("exists.tar");
+        File.WriteAllText(target, "keep me");
+        var result = session.Run("Export-OciRootfs oci:./layout:1.0 -Format Tar -Path $args[0]", target);
+        Assert.Equal("OutputExists,OciPS.Commands.ExportOciRootfsCommand", Assert.Single(result.Errors).FullyQualifiedErrorId);
+        Assert.Equal("keep me", File.ReadAllText(target));
+
+        var whatIf = _output.Combine("whatif.tar");
+        session.Run("Export-OciRootfs oci:./layout:1.0 -Format Tar -Path $args[0] -WhatIf", whatIf).ThrowIfFailed();
+        Assert.False(File.Exists(whatIf));
+        Assert.Empty(Directory.GetFileSystemEntries(_output.Path, ".whatif*"));
+    }
+
+    [Fact]
+    public void FailedExport_LeavesNothingBehind()
+    {
+        using var copy = new TempDirectory("broken");
+        TempDirectory.CopyTree(images.Layout, copy.Combine("layout"));
+        using var session = new ModuleSession(copy.Path);
+        var digest = session.Run("(Get-OciLayer oci:./layout:1.0 -ExcludeEmpty)[0].Digest.Encoded").Output[0].ToString();
+        var blob = Path.Combine(copy.Path, "layout", "blobs", "sha256", digest);
+        var bytes = File.ReadAllBytes(blob);
+        bytes[^12] ^= 0x55;
+        File.WriteAllBytes(blob, bytes);
+
+        var target = _output.Combine("never");
+        var result = session.Run("Export-OciRootfs oci:./layout:1.0 -Format Directory -Path $args[0]", target);
+        Assert.Contains(result.Errors, e => e.FullyQualifiedErrorId.StartsWith("DigestMismatch", StringComparison.Ordinal) || e.FullyQualifiedErrorId.StartsWith("LayerCorrupt", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(target));
+        Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
+    }
+}
