@@ -29,6 +29,16 @@ public static class LayerReader
             yield break;
         }
 
+        if (layer.Image.Source is IExtractedLayerSource extracted)
+        {
+            await foreach (var entry in extracted.ReadLayerAsync(layer, cancellationToken).ConfigureAwait(false))
+            {
+                yield return entry;
+            }
+
+            yield break;
+        }
+
         var blob = await layer.Image.Source.OpenBlobAsync(layer.Descriptor, cancellationToken).ConfigureAwait(false);
         await foreach (var entry in ReadAsync(blob, layer.DiffId, layer.Index, layer.Digest, layer.DisplayName, cancellationToken).ConfigureAwait(false))
         {
