@@ -47,6 +47,9 @@ internal sealed class BuildStage
 
     public bool CmdSet { get; set; }
 
+    /// <summary>The base image's ONBUILD triggers, run before the stage's own instructions.</summary>
+    public List<DockerfileInstruction> PendingTriggers { get; } = [];
+
     /// <summary>Whether the base has no layers, so COPY must write the parents of its destinations.</summary>
     public bool StartsEmpty => Base is null || Base.Layers.Count == 0;
 
