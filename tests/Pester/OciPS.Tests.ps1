@@ -79,3 +79,19 @@ Describe 'Get-OciFile' {
         (Get-OciFile "oci:$($script:image.Path):1.0" -Layer 0 -Path 'etc/*').Path | Sort-Object | Should -Be @('etc/hello', 'etc/old')
     }
 }
+
+Describe 'Export-OciRootfs -Format SquashFs' {
+    It 'writes a squashfs image, the same bytes twice with a SourceDateEpoch' {
+        $a = Join-Path $TestDrive 'a.sqfs'
+        $b = Join-Path $TestDrive 'b.sqfs'
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $a
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $b
+        [System.Text.Encoding]::ASCII.GetString([System.IO.File]::ReadAllBytes($a), 0, 4) | Should -Be 'hsqs'
+        (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
+    }
+
+    It 'refuses a block size with another format' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -BlockSize 65536 -Path (Join-Path $TestDrive 'x.tar') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ExportParameterNotApplicable,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
