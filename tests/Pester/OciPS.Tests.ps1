@@ -126,3 +126,19 @@ Describe 'Export-OciRootfs and Test-OciRootfs' {
         Test-Path (Join-Path $directory 'etc/old') | Should -BeFalse
     }
 }
+
+Describe 'Export-OciRootfs -Format SquashFs' {
+    It 'writes a squashfs image, the same bytes twice with a SourceDateEpoch' {
+        $a = Join-Path $script:root 'a.sqfs'
+        $b = Join-Path $script:root 'b.sqfs'
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $a
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $b
+        [System.Text.Encoding]::ASCII.GetString([System.IO.File]::ReadAllBytes($a), 0, 4) | Should -Be 'hsqs'
+        (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
+    }
+
+    It 'refuses a block size with another format' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -BlockSize 65536 -Path (Join-Path $script:root 'x.tar') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ExportParameterNotApplicable,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
