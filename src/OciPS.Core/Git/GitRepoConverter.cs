@@ -103,10 +103,6 @@ public static class GitRepoConverter
         }
 
         Advance(repository, refName, parent, image);
-        if (repository.Info.IsHeadUnborn)
-        {
-            repository.Refs.UpdateTarget("HEAD", refName);
-        }
 
         progress?.Report(new OciProgress(parentKey, null, activity, "done", steps.Count, steps.Count, false, true));
         var changed = oldTip != parent;
@@ -180,6 +176,10 @@ public static class GitRepoConverter
         if (existing is null)
         {
             repository.Refs.Add(refName, commit, $"ConvertTo-OciGitRepo {image.Reference}");
+            if (repository.Info.IsHeadUnborn)
+            {
+                repository.Refs.UpdateTarget("HEAD", refName);
+            }
         }
         else if (existing.ResolveToDirectReference()?.Target?.Id != commit)
         {

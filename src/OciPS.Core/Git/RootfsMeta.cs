@@ -176,7 +176,10 @@ public sealed record RootfsMeta(
             var c = text[i];
             if (c != '\\')
             {
-                bytes.AddRange(Encoding.UTF8.GetBytes(c.ToString()));
+                var end = text.IndexOf('\\', i);
+                end = end < 0 ? text.Length - 1 : end;
+                bytes.AddRange(Encoding.UTF8.GetBytes(text[i..end]));
+                i = end - 1;
                 continue;
             }
 
