@@ -5,6 +5,12 @@ namespace OciPS.Core.Content;
 /// <summary>Settings a source may need: how to reach a registry, where the cache is.</summary>
 public sealed record ImageSourceOptions
 {
+    /// <summary>The engine socket for docker-daemon: locations (<c>unix:///path</c>); by default DOCKER_HOST or the usual sockets.</summary>
+    public string? DockerHost { get; init; }
+
+    /// <summary>For docker-daemon: locations, look for Podman's socket before Docker's.</summary>
+    public bool PreferPodman { get; init; }
+
     public static ImageSourceOptions Default { get; } = new();
 }
 
@@ -17,12 +23,12 @@ public static class ImageSources
 
     public static IImageSource Open(ImageLocation location, ImageSourceOptions? options = null)
     {
-        _ = options;
         return location.Transport switch
         {
             LocationTransport.OciLayout or LocationTransport.OciArchive => OciLayoutSource.Open(location),
             LocationTransport.DockerArchive => DockerArchiveSource.Open(location),
             LocationTransport.Overlay2 => Overlay2Source.Open(location),
+            LocationTransport.DockerDaemon => DockerDaemonSource.Open(location, options?.DockerHost, options?.PreferPodman ?? false),
             _ => throw new UnsupportedContentException(
                 "LocationTransportUnsupported",
                 $"'{location.Original}' is a {location.Transport} location, which this version of OciPS cannot read yet; use oci:, oci-archive: or docker-archive: locations.",
