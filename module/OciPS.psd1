@@ -18,6 +18,7 @@
         'Get-OciFile'
         'Merge-OciLayer'
         'Export-OciRootfs'
+        'ConvertTo-OciGitRepo'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
