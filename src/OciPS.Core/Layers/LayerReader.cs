@@ -75,7 +75,9 @@ public static class LayerReader
             tar = new VerifyingStream(tar, diffId, -1, $"The uncompressed content of {layerName} (its diffID)");
         }
 
-        await using var reader = new TarReader(tar, layerName);
+        // Reading, digest checks and decompression run a few blocks ahead on another core.
+        await using var ahead = new ReadAheadStream(tar);
+        await using var reader = new TarReader(ahead, layerName);
         while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
         {
             var entry = ToEntry(header, layerIndex, layerDigest);

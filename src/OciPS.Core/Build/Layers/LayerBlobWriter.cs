@@ -1,0 +1,149 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using OciPS.Core.Layers.Tar;
+using OciPS.Core.Model;
+
+namespace OciPS.Core.Build.Layers;
+
+/// <summary>
+/// Writes a layer blob in one pass: our tar writer → hash (diffID) → gzip or zstd → hash (digest) →
+/// a temporary file in the staging blob directory, renamed to its digest when complete. The same
+/// items give the same bytes (no host times or owners are read here; items carry them).
+/// </summary>
+public static class LayerBlobWriter
+{
+    public static async Task<BuiltLayer> WriteAsync(IAsyncEnumerable<LayerItem> items, BuildCompression compression, string blobDirectory, bool ociMediaTypes, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(blobDirectory);
+        var temporary = Path.Combine(blobDirectory, "layer.tmp-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Digest diffId;
+            Digest digest;
+            long size;
+            var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            await using (file.ConfigureAwait(false))
+            {
+                var compressedHash = new HashingStream(file);
+                Stream compressor = compression == BuildCompression.Zstd
+                    ? new ZstdSharp.CompressionStream(compressedHash, 3, leaveOpen: true)
+                    : new GZipStream(compressedHash, CompressionLevel.Optimal, leaveOpen: true);
+                var tarHash = new HashingStream(compressor);
+                var tar = new TarWriter(tarHash, leaveOpen: true);
+                await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
+                {
+                    await WriteItemAsync(tar, item, cancellationToken).ConfigureAwait(false);
+                }
+
+                await tar.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                await compressor.DisposeAsync().ConfigureAwait(false);
+                diffId = tarHash.Finish();
+                digest = compressedHash.Finish();
+                size = compressedHash.Length;
+            }
+
+            var path = Path.Combine(blobDirectory, digest.Encoded);
+            if (!File.Exists(path))
+            {
+                File.Move(temporary, path);
+            }
+
+            var mediaType = (compression, ociMediaTypes) switch
+            {
+                (BuildCompression.Zstd, true) => MediaTypes.OciLayerZstd,
+                (BuildCompression.Zstd, false) => MediaTypes.DockerLayerZstd,
+                (_, true) => MediaTypes.OciLayerGzip,
+                _ => MediaTypes.DockerLayerGzip,
+            };
+            return new BuiltLayer(new Descriptor { MediaType = mediaType, Digest = digest, Size = size }, diffId);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    private static async Task WriteItemAsync(TarWriter tar, LayerItem item, CancellationToken cancellationToken)
+    {
+        var header = new TarHeader
+        {
+            Name = item.Path,
+            Kind = item.Kind,
+            Mode = item.Mode & 0xFFF,
+            Uid = item.Uid,
+            Gid = item.Gid,
+            Size = item.Kind == TarEntryKind.File ? item.Size : 0,
+            ModifiedTime = item.ModifiedTime,
+            LinkName = item.LinkTarget,
+            Xattrs = item.Xattrs ?? new Dictionary<string, byte[]>(),
+        };
+        if (item.Kind != TarEntryKind.File || item.Size == 0)
+        {
+            await tar.WriteAsync(header, null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var content = await item.Open!(cancellationToken).ConfigureAwait(false);
+        await using (content.ConfigureAwait(false))
+        {
+            await tar.WriteAsync(header, content, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A write-through stream that hashes and counts what passes.</summary>
+    private sealed class HashingStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private long _length;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _length;
+
+        public override long Position
+        {
+            get => _length;
+            set => throw new NotSupportedException();
+        }
+
+        public Digest Finish()
+        {
+            var digest = Digest.FromHash(Digest.Sha256, _hash.GetHashAndReset());
+            _hash.Dispose();
+            return digest;
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _hash.AppendData(buffer);
+            _length += buffer.Length;
+            inner.Write(buffer);
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            _hash.AppendData(buffer.Span);
+            _length += buffer.Length;
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
