@@ -18,7 +18,11 @@
         'Get-OciFile'
         'Merge-OciLayer'
         'Export-OciRootfs'
+<<<<<<< HEAD
+        'ConvertTo-OciGitRepo'
+=======
         'Test-OciRootfs'
+>>>>>>> main
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

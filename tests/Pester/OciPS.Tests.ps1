@@ -142,3 +142,26 @@ Describe 'Export-OciRootfs -Format SquashFs' {
             Should -Throw -ErrorId 'ExportParameterNotApplicable,OciPS.Commands.ExportOciRootfsCommand'
     }
 }
+
+Describe 'ConvertTo-OciGitRepo' {
+    It 'writes one commit per history step and Image.md' {
+        $repo = Join-Path $script:root 'git-repo'
+        $result = ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo
+        $result.Changed | Should -BeTrue
+        $result.Commits.Count | Should -Be 4  # two layers, the CMD step, Image.md
+        (git -C $repo ls-tree --name-only HEAD) | Should -Contain 'Image.md'
+        (git -C $repo log --diff-filter=D --format=%H -- rootfs/etc/old) | Should -Be $result.Commits[1]
+    }
+
+    It 'changes nothing when the same image is converted again' {
+        $repo = Join-Path $script:root 'git-repo'
+        $again = ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo
+        $again.Changed | Should -BeFalse
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $repo = Join-Path $script:root 'git-whatif'
+        ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -WhatIf
+        Test-Path $repo | Should -BeFalse
+    }
+}
