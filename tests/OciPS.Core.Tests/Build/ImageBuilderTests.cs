@@ -432,4 +432,72 @@ public sealed class ImageBuilderTests : IDisposable
         var (_, tree) = await _build.BuildTreeAsync("FROM scratch\nCOPY d /d/\nCOPY top /followed\n");
         BuildHarness.AssertTree(["d dir 755 0:0", "d/link link 777 0:0 -> ../real.txt", "followed file 644 0:0 =r"], tree);
     }
+
+    [Fact]
+    public async Task DockerArchiveLoadsWithPodman()
+    {
+        _build.File("hello.txt", "hello");
+        var archive = _build.Combine("image.tar");
+        var name = "localhost/ocips-build-test:" + Guid.NewGuid().ToString("N")[..8];
+        var result = await _build.BuildAsync("FROM scratch\nCOPY hello.txt /\nENV GREETING=hi\nCMD [\"/hello.txt\"]\n", "docker-archive:" + archive + ":" + name);
+        try
+        {
+            var loaded = ProcessRunner.Run("podman", ["load", "-i", archive]);
+            Assert.Contains(name, loaded.StandardOutput + loaded.StandardError, StringComparison.Ordinal);
+            var inspect = JsonDocument.Parse(ProcessRunner.Run("podman", ["image", "inspect", name]).StandardOutput).RootElement[0];
+            Assert.Equal(result.Images[0].Config.Digest.ToString(), inspect.GetProperty("Id").GetString() is { } id ? "sha256:" + id : null);
+            Assert.Contains("GREETING=hi", inspect.GetProperty("Config").GetProperty("Env").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal(["/hello.txt"], inspect.GetProperty("Config").GetProperty("Cmd").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal(result.Images[0].Manifest.Manifest.Layers.Count, inspect.GetProperty("RootFS").GetProperty("Layers").GetArrayLength());
+        }
+        finally
+        {
+            ProcessRunner.Run("podman", ["rmi", "-f", name], check: false);
+        }
+    }
+
+    [Fact]
+    public async Task AddDownloadsUrlsCheckedByChecksum()
+    {
+        var content = "downloaded payload\n"u8.ToArray();
+        using var listener = new System.Net.HttpListener();
+        var port = FreePort();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var serving = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                System.Net.HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception ex) when (ex is System.Net.HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                context.Response.ContentLength64 = content.Length;
+                await context.Response.OutputStream.WriteAsync(content);
+                context.Response.Close();
+            }
+        });
+        var digest = Digest.Compute(content);
+        var (_, tree) = await _build.BuildTreeAsync($"FROM scratch\nADD --checksum={digest} http://127.0.0.1:{port}/files/tool.bin /opt/\nADD http://127.0.0.1:{port}/x /named\n");
+        BuildHarness.AssertTree(["named file 600 0:0 =downloaded payload\\n", "opt dir 755 0:0", "opt/tool.bin file 600 0:0 =downloaded payload\\n"], tree);
+
+        var wrong = Digest.Compute("other"u8);
+        var ex = await Assert.ThrowsAsync<DigestMismatchException>(() => _build.BuildAsync($"FROM scratch\nADD --checksum={wrong} http://127.0.0.1:{port}/f /f\n", "oci:" + _build.Combine("bad")));
+        Assert.Contains("Dockerfile:2:", ex.Message, StringComparison.Ordinal);
+        listener.Stop();
+        await serving;
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        socket.Start();
+        return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
+    }
 }
