@@ -18,6 +18,7 @@
         'Get-OciFile'
         'Merge-OciLayer'
         'Export-OciRootfs'
+        'Test-OciRootfs'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

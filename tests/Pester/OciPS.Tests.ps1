@@ -79,3 +79,50 @@ Describe 'Get-OciFile' {
         (Get-OciFile "oci:$($script:image.Path):1.0" -Layer 0 -Path 'etc/*').Path | Sort-Object | Should -Be @('etc/hello', 'etc/old')
     }
 }
+
+Describe 'Merge-OciLayer' {
+    It 'applies whiteouts and lists each path once' {
+        $paths = (Merge-OciLayer "oci:$($script:image.Path):1.0").Path | Sort-Object
+        $paths | Should -Be @('etc', 'etc/hello')
+    }
+}
+
+Describe 'Export-OciRootfs and Test-OciRootfs' {
+    It 'writes a tar that Test-OciRootfs finds equal to the image' {
+        $tar = Join-Path $script:root 'rootfs.tar'
+        $file = Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -Path $tar -PassThru
+        $file.FullName | Should -Be $tar
+        Test-OciRootfs $tar -Image "oci:$($script:image.Path):1.0" -Quiet | Should -BeTrue
+    }
+
+    It 'gives the same bytes twice with a SourceDateEpoch' {
+        $a = Join-Path $script:root 'a.tar.gz'
+        $b = Join-Path $script:root 'b.tar.gz'
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -Compression Gzip -SourceDateEpoch 0 -Path $a
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -Compression Gzip -SourceDateEpoch 0 -Path $b
+        (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
+    }
+
+    It 'refuses to replace an existing output without -Force' {
+        $tar = Join-Path $script:root 'exists.tar'
+        Set-Content -Path $tar -Value 'keep me'
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -Path $tar -ErrorAction Stop } |
+            Should -Throw -ErrorId 'OutputExists,OciPS.Commands.ExportOciRootfsCommand'
+        Get-Content $tar | Should -Be 'keep me'
+    }
+
+    It 'reports what a filtered export left out' {
+        $tar = Join-Path $script:root 'partial.tar'
+        Merge-OciLayer "oci:$($script:image.Path):1.0" | Where-Object Path -ne 'etc/hello' | Export-OciRootfs -Format Tar -Path $tar
+        $difference = Test-OciRootfs $tar -Image "oci:$($script:image.Path):1.0"
+        $difference.Path | Should -Be 'etc/hello'
+        $difference.Kind | Should -Be 'Missing'
+    }
+
+    It 'exports a directory on Linux' -Skip:(-not $IsLinux) {
+        $directory = Join-Path $script:root 'rootfs'
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Directory -Path $directory -NoSameOwner
+        Get-Content (Join-Path $directory 'etc/hello') | Should -Be 'hi'
+        Test-Path (Join-Path $directory 'etc/old') | Should -BeFalse
+    }
+}

@@ -22,6 +22,7 @@ public static class ImageSources
         {
             LocationTransport.OciLayout or LocationTransport.OciArchive => OciLayoutSource.Open(location),
             LocationTransport.DockerArchive => DockerArchiveSource.Open(location),
+            LocationTransport.Overlay2 => Overlay2Source.Open(location),
             _ => throw new UnsupportedContentException(
                 "LocationTransportUnsupported",
                 $"'{location.Original}' is a {location.Transport} location, which this version of OciPS cannot read yet; use oci:, oci-archive: or docker-archive: locations.",

@@ -29,6 +29,16 @@ public static class LayerReader
             yield break;
         }
 
+        if (layer.Image.Source is IExtractedLayerSource extracted)
+        {
+            await foreach (var entry in extracted.ReadLayerAsync(layer, cancellationToken).ConfigureAwait(false))
+            {
+                yield return entry;
+            }
+
+            yield break;
+        }
+
         var blob = await layer.Image.Source.OpenBlobAsync(layer.Descriptor, cancellationToken).ConfigureAwait(false);
         await foreach (var entry in ReadAsync(blob, layer.DiffId, layer.Index, layer.Digest, layer.DisplayName, cancellationToken).ConfigureAwait(false))
         {
@@ -65,7 +75,9 @@ public static class LayerReader
             tar = new VerifyingStream(tar, diffId, -1, $"The uncompressed content of {layerName} (its diffID)");
         }
 
-        await using var reader = new TarReader(tar, layerName);
+        // Reading, digest checks and decompression run a few blocks ahead on another core.
+        await using var ahead = new ReadAheadStream(tar);
+        await using var reader = new TarReader(ahead, layerName);
         while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
         {
             var entry = ToEntry(header, layerIndex, layerDigest);

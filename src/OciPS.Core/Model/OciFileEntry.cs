@@ -31,7 +31,7 @@ public readonly record struct SparseRegion(long Offset, long Length);
 /// </summary>
 public sealed class OciFileEntry
 {
-    private static readonly IReadOnlyDictionary<string, byte[]> NoXattrs = new Dictionary<string, byte[]>();
+    public static readonly IReadOnlyDictionary<string, byte[]> NoXattrs = new Dictionary<string, byte[]>();
 
     /// <summary>
     /// The path inside the image, normalised ('/'-separated, relative, root "."). For whiteouts, the

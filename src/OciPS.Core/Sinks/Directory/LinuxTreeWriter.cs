@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using OciPS.Core.Model;
-using static OciPS.Core.Sinks.Directory.LinuxNative;
+using static OciPS.Core.Native.LinuxNative;
 
 namespace OciPS.Core.Sinks.Directory;
 

@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace OciPS.Core.Sinks.Directory;
+namespace OciPS.Core.Native;
 
 /// <summary>
-/// The Linux system calls the directory sink uses. Every path is one component relative to an open
+/// The Linux system calls the directory sink and the directory reader use. Every path is one component relative to an open
 /// directory and nothing follows a symlink, so a hostile tree cannot make a write land outside the root;
 /// names are passed as the exact bytes the image holds.
 /// </summary>
@@ -104,6 +104,54 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int dup(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int statx(int dirfd, byte* path, int flags, uint mask, StatxBuffer* buffer);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint readlinkat(int dirfd, byte* path, byte* buffer, nuint size);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint llistxattr(byte* path, byte* list, nuint size);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint lgetxattr(byte* path, byte* name, byte* value, nuint size);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial long lseek(int fd, long offset, int whence);
+
+    public const int SEEK_DATA = 3;
+    public const int SEEK_HOLE = 4;
+    public const int ENXIO = 6;
+    public const int ERANGE = 34;
+    public const uint STATX_BASIC_STATS = 0x7FF;
+    public const uint S_IFMT = 0xF000;
+    public const uint S_IFDIR = 0x4000;
+    public const uint S_IFREG = 0x8000;
+    public const uint S_IFLNK = 0xA000;
+
+    /// <summary>The fields of <c>struct statx</c> the reader uses, at their kernel ABI offsets (the struct is 256 bytes).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct StatxBuffer
+    {
+        [FieldOffset(16)] public uint Nlink;
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Inode;
+        [FieldOffset(40)] public ulong Size;
+        [FieldOffset(48)] public ulong Blocks;
+        [FieldOffset(64)] public long AccessSeconds;
+        [FieldOffset(72)] public uint AccessNanoseconds;
+        [FieldOffset(96)] public long ChangeSeconds;
+        [FieldOffset(104)] public uint ChangeNanoseconds;
+        [FieldOffset(112)] public long ModifySeconds;
+        [FieldOffset(120)] public uint ModifyNanoseconds;
+        [FieldOffset(128)] public uint RdevMajor;
+        [FieldOffset(132)] public uint RdevMinor;
+        [FieldOffset(136)] public uint DevMajor;
+        [FieldOffset(140)] public uint DevMinor;
+    }
 
     public const byte DT_DIR = 4;
 

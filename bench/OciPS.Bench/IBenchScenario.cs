@@ -1,0 +1,16 @@
+namespace OciPS.Bench;
+
+/// <summary>
+/// One thing the benchmark scripts time: a class per scenario, found by reflection, so each area adds a
+/// file and touches nothing shared.
+/// </summary>
+public interface IBenchScenario
+{
+    /// <summary>The first command-line argument that selects the scenario, e.g. <c>export-directory</c>.</summary>
+    string Name { get; }
+
+    /// <summary>One line for <c>--help</c>: what it does and its arguments.</summary>
+    string Usage { get; }
+
+    Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken);
+}

@@ -1,0 +1,31 @@
+using System.Diagnostics;
+using OciPS.Bench;
+
+var scenarios = typeof(IBenchScenario).Assembly.GetTypes()
+    .Where(type => type is { IsClass: true, IsAbstract: false } && typeof(IBenchScenario).IsAssignableFrom(type))
+    .Select(type => (IBenchScenario)Activator.CreateInstance(type)!)
+    .OrderBy(scenario => scenario.Name, StringComparer.Ordinal)
+    .ToDictionary(scenario => scenario.Name, StringComparer.Ordinal);
+
+if (args.Length == 0 || !scenarios.TryGetValue(args[0], out var selected))
+{
+    Console.Error.WriteLine("usage: OciPS.Bench <scenario> [arguments]");
+    foreach (var scenario in scenarios.Values)
+    {
+        Console.Error.WriteLine($"  {scenario.Name,-24} {scenario.Usage}");
+    }
+
+    return args.Length == 0 || args[0] is "--help" or "-h" ? 0 : 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+var clock = Stopwatch.StartNew();
+await selected.RunAsync(args[1..], cancel.Token);
+Console.Error.WriteLine($"{selected.Name}: {clock.Elapsed.TotalSeconds:F2} s");
+return 0;

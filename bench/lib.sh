@@ -1,0 +1,48 @@
+# Shared by the benchmark scripts: where the data lives, how the engine is run, how a run is measured.
+# shellcheck shell=bash
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(dirname "$BENCH_DIR")"
+DATA="${OCIPS_BENCH_DATA:-$BENCH_DIR/.data}"
+RUNS="${RUNS:-3}"
+mkdir -p "$DATA"
+
+# The bench runner, built once in Release: "${OCIPS_BENCH[@]}" SCENARIO ARGS... (an array, so /usr/bin/time can run it).
+OCIPS_BENCH=(dotnet "$REPO_DIR/bench/OciPS.Bench/bin/Release/net10.0/OciPS.Bench.dll")
+
+build_bench() {
+    dotnet build "$REPO_DIR/bench/OciPS.Bench" -c Release -v quiet -nologo >/dev/null
+}
+
+# measure NAME COMMAND...: runs the command RUNS times under /usr/bin/time -v and records the median
+# wall time (seconds) and the largest peak RSS (MiB) in the variables NAME_wall and NAME_rss.
+measure() {
+    local name="$1"
+    shift
+    local walls=() rss=0 log
+    log="$(mktemp)"
+    for _ in $(seq "$RUNS"); do
+        [ -n "${BEFORE_EACH:-}" ] && eval "$BEFORE_EACH"
+        sync
+        /usr/bin/time -v -o "$log" "$@" >/dev/null 2>>"$DATA/$name.stderr"
+        local wall kb
+        wall="$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$log")"
+        kb="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log")"
+        walls+=("$wall")
+        [ "$kb" -gt "$rss" ] && rss="$kb"
+    done
+    rm -f "$log"
+    local median
+    median="$(printf '%s\n' "${walls[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+    printf -v "${name}_wall" '%s' "$median"
+    printf -v "${name}_rss" '%s' "$((rss / 1024))"
+    printf '%-28s median %8.2f s   peak RSS %6d MiB   (%s runs)\n' "$name" "$median" "$((rss / 1024))" "$RUNS"
+}
+
+# ratio A B GOAL LABEL: prints A/B and whether it meets the goal (A/B <= GOAL).
+ratio() {
+    awk -v a="$1" -v b="$2" -v goal="$3" -v label="$4" 'BEGIN {
+        r = a / b; printf "%-44s %6.2fx  (goal <= %.2fx: %s)\n", label, r, goal, (r <= goal ? "met" : "NOT met")
+    }'
+}

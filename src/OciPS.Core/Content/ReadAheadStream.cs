@@ -1,0 +1,221 @@
+using System.Buffers;
+using System.Threading.Channels;
+
+namespace OciPS.Core.Content;
+
+/// <summary>
+/// Reads its source on another thread, a few blocks ahead of the reader: the work behind the source
+/// (reading the blob, checking its digest, decompressing, checking the diffID) runs on one core while
+/// the reader (tar parsing, the merge, the sink's writes) runs on another. Memory is bounded by
+/// <c>blockSize × depth</c>. A failure of the source surfaces at the read that reaches it.
+/// </summary>
+public sealed class ReadAheadStream : Stream
+{
+    private readonly Stream _source;
+    private readonly Channel<Block> _blocks;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _producer;
+    private Block? _current;
+    private int _offset;
+    private bool _ended;
+    private bool _stopped;
+
+    public ReadAheadStream(Stream source, int blockSize = 1 << 20, int depth = 4)
+    {
+        _source = source;
+        _blocks = Channel.CreateBounded<Block>(new BoundedChannelOptions(depth) { SingleReader = true, SingleWriter = true });
+        _producer = Task.Run(() => ProduceAsync(blockSize));
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (!EnsureBlock(() => _blocks.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult()))
+        {
+            return 0;
+        }
+
+        return Copy(buffer);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (_current is null && !_ended)
+        {
+            if (_blocks.Reader.TryRead(out var block))
+            {
+                Take(block);
+                break;
+            }
+
+            if (!await _blocks.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await EndAsync().ConfigureAwait(false);
+            }
+        }
+
+        return _current is null ? 0 : Copy(buffer.Span);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            StopAsync().GetAwaiter().GetResult();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _producer.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException || !_ended)
+        {
+            // The reader stopped early (or already saw the failure): what the source was doing no longer matters.
+        }
+
+        while (_blocks.Reader.TryRead(out var block))
+        {
+            ArrayPool<byte>.Shared.Return(block.Buffer);
+        }
+
+        if (_current is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_current.Buffer);
+            _current = null;
+        }
+
+        await _source.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task ProduceAsync(int blockSize)
+    {
+        try
+        {
+            while (true)
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+                var filled = 0;
+                int read;
+                while (filled < blockSize && (read = await _source.ReadAsync(buffer.AsMemory(filled, blockSize - filled), _stop.Token).ConfigureAwait(false)) > 0)
+                {
+                    filled += read;
+                }
+
+                if (filled == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    break;
+                }
+
+                await _blocks.Writer.WriteAsync(new Block(buffer, filled), _stop.Token).ConfigureAwait(false);
+                if (filled < blockSize)
+                {
+                    break;
+                }
+            }
+
+            _blocks.Writer.TryComplete();
+        }
+        catch (Exception ex)
+        {
+            _blocks.Writer.TryComplete(ex);
+            throw;
+        }
+    }
+
+    private bool EnsureBlock(Func<bool> wait)
+    {
+        while (_current is null && !_ended)
+        {
+            if (_blocks.Reader.TryRead(out var block))
+            {
+                Take(block);
+                break;
+            }
+
+            if (!wait())
+            {
+                EndAsync().GetAwaiter().GetResult();
+            }
+        }
+
+        return _current is not null;
+    }
+
+    private void Take(Block block)
+    {
+        _current = block;
+        _offset = 0;
+    }
+
+    /// <summary>The source ended: rethrows its failure, if that is why.</summary>
+    private async Task EndAsync()
+    {
+        _ended = true;
+        await _blocks.Reader.Completion.ConfigureAwait(false);
+    }
+
+    private int Copy(Span<byte> destination)
+    {
+        var block = _current!;
+        var count = Math.Min(destination.Length, block.Length - _offset);
+        block.Buffer.AsSpan(_offset, count).CopyTo(destination);
+        _offset += count;
+        if (_offset == block.Length)
+        {
+            ArrayPool<byte>.Shared.Return(block.Buffer);
+            _current = null;
+        }
+
+        return count;
+    }
+
+    private sealed record Block(byte[] Buffer, int Length);
+}
