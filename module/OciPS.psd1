@@ -19,6 +19,7 @@
         'Merge-OciLayer'
         'Export-OciRootfs'
         'Test-OciRootfs'
+        'New-OciImage'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
