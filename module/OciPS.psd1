@@ -18,11 +18,9 @@
         'Get-OciFile'
         'Merge-OciLayer'
         'Export-OciRootfs'
-<<<<<<< HEAD
-        'ConvertTo-OciGitRepo'
-=======
         'Test-OciRootfs'
->>>>>>> main
+        'ConvertTo-OciGitRepo'
+        'New-OciImage'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

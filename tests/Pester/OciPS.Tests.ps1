@@ -165,3 +165,31 @@ Describe 'ConvertTo-OciGitRepo' {
         Test-Path $repo | Should -BeFalse
     }
 }
+
+Describe 'New-OciImage' {
+    BeforeAll {
+        $script:context = Join-Path $script:root 'build-context'
+        New-Item -ItemType Directory -Path $script:context -Force | Out-Null
+        Set-Content -Path (Join-Path $script:context 'app.txt') -Value 'app'
+    }
+
+    It 'adds a layer on top of a base image' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM oci:$($script:image.Path):1.0`nCOPY app.txt /srv/`nCMD [`"/srv/app.txt`"]"
+        $built = New-OciImage -Path $script:context -Destination "oci:$(Join-Path $script:root 'built'):app" -PassThru
+        $built.LayerCount | Should -Be 3
+        $built.Config.Config.Cmd | Should -Be @('/srv/app.txt')
+    }
+
+    It 'gives the same digest twice with a SourceDateEpoch' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM scratch`nCOPY app.txt /"
+        $first = New-OciImage $script:context "oci:$(Join-Path $script:root 'repro'):a" -SourceDateEpoch 1 -PassThru
+        $second = New-OciImage $script:context "oci:$(Join-Path $script:root 'repro'):b" -SourceDateEpoch 1 -PassThru
+        $second.Digest | Should -Be $first.Digest
+    }
+
+    It 'refuses RUN with the line number' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM scratch`nRUN make"
+        { New-OciImage $script:context "oci:$(Join-Path $script:root 'never')" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DockerfileInstructionUnsupported,OciPS.Commands.NewOciImageCommand'
+    }
+}
