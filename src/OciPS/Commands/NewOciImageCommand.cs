@@ -33,6 +33,7 @@ public sealed class NewOciImageCommand : OciCmdlet
 
     /// <summary>Where the image goes: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG].</summary>
     [Parameter(Mandatory = true, Position = 1)]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Destination { get; set; } = string.Empty;
 
