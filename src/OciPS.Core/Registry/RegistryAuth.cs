@@ -132,7 +132,7 @@ internal sealed class RegistryAuthenticator(string registry, RegistryOptions opt
     /// Handles a 401: records the registry's challenge and drops the token that was refused, so the
     /// next attempt authenticates afresh. Returns false when nothing can be done differently.
     /// </summary>
-    public bool OnUnauthorized(HttpResponseMessage response, IReadOnlyList<string> scopes)
+    public bool OnUnauthorized(HttpResponseMessage response, IReadOnlyList<string> scopes, bool sentAuthorization)
     {
         var challenge = response.Headers.WwwAuthenticate
             .Select(h => AuthChallenge.Parse(h.ToString()))
@@ -145,8 +145,9 @@ internal sealed class RegistryAuthenticator(string registry, RegistryOptions opt
         var previous = _challenge;
         _challenge = challenge;
         _tokens.TryRemove(ScopeKey(scopes), out _);
-        if (previous is null || previous.Scheme != challenge.Scheme || previous.Realm != challenge.Realm)
+        if (!sentAuthorization || previous is null || previous.Scheme != challenge.Scheme || previous.Realm != challenge.Realm)
         {
+            // Sent anonymously (other requests may have learnt the challenge meanwhile) or the challenge changed.
             return true;
         }
 

@@ -116,7 +116,7 @@ internal sealed class RegistryTransport : IDisposable
                 continue;
             }
 
-            if (response.StatusCode == HttpStatusCode.Unauthorized && !authRetried && authenticator.OnUnauthorized(response, request.Scopes))
+            if (response.StatusCode == HttpStatusCode.Unauthorized && !authRetried && authenticator.OnUnauthorized(response, request.Scopes, authorization is not null))
             {
                 authRetried = true;
                 response.Dispose();
