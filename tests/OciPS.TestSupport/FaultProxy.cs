@@ -75,6 +75,12 @@ public sealed class FaultProxy : IDisposable
         }
     }
 
+    /// <summary>
+    /// Pages tag lists as the distribution spec allows (<c>n</c>, <c>last</c>, a <c>Link</c> to the next
+    /// page): the docker-registry 2.8 in the test machines answers every tag at once.
+    /// </summary>
+    public bool PaginateTags { get; set; }
+
     public int Count(string contains) => Requests.Count(r => r.Contains(contains, StringComparison.Ordinal));
 
     public void Dispose()
@@ -133,7 +139,9 @@ public sealed class FaultProxy : IDisposable
             return;
         }
 
-        using var forward = new HttpRequestMessage(new HttpMethod(request.HttpMethod), new Uri(_upstream, request.Url.PathAndQuery));
+        var paginate = PaginateTags && request.Url.AbsolutePath.EndsWith("/tags/list", StringComparison.Ordinal);
+        var upstreamPath = paginate ? request.Url.AbsolutePath : request.Url.PathAndQuery;
+        using var forward = new HttpRequestMessage(new HttpMethod(request.HttpMethod), new Uri(_upstream, upstreamPath));
         if (request.HasEntityBody)
         {
             var buffer = new MemoryStream();
@@ -156,6 +164,12 @@ public sealed class FaultProxy : IDisposable
         }
 
         using var response = await _client.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        if (paginate && response.IsSuccessStatusCode)
+        {
+            await WritePageAsync(context, request, await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false)).ConfigureAwait(false);
+            return;
+        }
+
         context.Response.StatusCode = (int)response.StatusCode;
         foreach (var header in response.Headers.Concat(response.Content.Headers))
         {
@@ -204,6 +218,26 @@ public sealed class FaultProxy : IDisposable
             sent += read;
         }
 
+        context.Response.Close();
+    }
+
+    private static async Task WritePageAsync(HttpListenerContext context, HttpListenerRequest request, byte[] full)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(full);
+        var name = document.RootElement.GetProperty("name").GetString()!;
+        var tags = document.RootElement.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).Order(StringComparer.Ordinal).ToList();
+        var n = int.TryParse(request.QueryString["n"], out var size) ? size : tags.Count;
+        var last = request.QueryString["last"];
+        var page = tags.Where(t => last is null || string.CompareOrdinal(t, last) > 0).Take(n).ToList();
+        if (page.Count > 0 && page[^1] != tags[^1])
+        {
+            context.Response.Headers["Link"] = $"</v2/{name}/tags/list?n={n}&last={Uri.EscapeDataString(page[^1])}>; rel=\"next\"";
+        }
+
+        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object> { ["name"] = name, ["tags"] = page });
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength64 = body.Length;
+        await context.Response.OutputStream.WriteAsync(body).ConfigureAwait(false);
         context.Response.Close();
     }
 }

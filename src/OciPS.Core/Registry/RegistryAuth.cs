@@ -155,9 +155,9 @@ internal sealed class RegistryAuthenticator(string registry, RegistryOptions opt
         return challenge.IsBearer;
     }
 
-    /// <summary>Whether a credential is available for this registry.</summary>
-    public async Task<bool> HasCredentialAsync(CancellationToken cancellationToken) =>
-        await CredentialAsync(cancellationToken).ConfigureAwait(false) is not null;
+    /// <summary>The credential's user as messages may show it (never the secret), or null when there is none.</summary>
+    public async Task<string?> CredentialUserAsync(CancellationToken cancellationToken) =>
+        (await CredentialAsync(cancellationToken).ConfigureAwait(false))?.ToString();
 
     private Task<RegistryCredential?> CredentialAsync(CancellationToken cancellationToken) => _credential.Value.WaitAsync(cancellationToken);
 

@@ -329,7 +329,10 @@ public sealed class RegistryClient
                 open >= 0 && close > open && value[close..].Contains("rel=next", StringComparison.OrdinalIgnoreCase))
             {
                 var link = value[(open + 1)..close].Trim();
-                return Uri.TryCreate(link, UriKind.Absolute, out var absolute) ? absolute.PathAndQuery : link;
+                // On Unix "/v2/…" parses as an absolute file URI: only http(s) links are absolute here.
+                return link.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || link.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                    ? new Uri(link).PathAndQuery
+                    : link;
             }
         }
 
@@ -424,8 +427,9 @@ public sealed class RegistryClient
         switch (response.StatusCode)
         {
             case HttpStatusCode.Unauthorized:
-                throw new RegistryAuthenticationException(Registry, await _transport.HasCredentialAsync(Registry, cancellationToken).ConfigureAwait(false)
-                    ? $"{Registry} refused the credentials for {what}: {message}"
+                var user = await _transport.CredentialUserAsync(Registry, cancellationToken).ConfigureAwait(false);
+                throw new RegistryAuthenticationException(Registry, user is not null
+                    ? $"{Registry} refused the credentials of '{user}' for {what}: {message}"
                     : $"{Registry} needs credentials for {what} ({message}); sign in with Connect-OciRegistry or pass -Credential.");
             case HttpStatusCode.Forbidden:
                 throw new RegistryAuthenticationException(Registry, $"{Registry} denied {what}: {message}");
