@@ -26,11 +26,22 @@ public sealed record ImageCopyOptions
     public IProgress<BlobTransfer>? Progress { get; init; }
 }
 
-/// <summary>What a copy did.</summary>
+/// <summary>What a copy did: the output object of Save-OciImage and Copy-OciImage.</summary>
 public sealed record ImageCopyResult
 {
+    /// <summary>The location read.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>The location written.</summary>
+    public required string Destination { get; init; }
+
     /// <summary>The top-level manifest or index written.</summary>
     public required ManifestContent Manifest { get; init; }
+
+    /// <summary>The digest of what was written (differs from the source's when platforms were picked or the format converted).</summary>
+    public Digest Digest => Manifest.Digest;
+
+    public string MediaType => Manifest.MediaType;
 
     /// <summary>Blobs sent.</summary>
     public int BlobsCopied { get; init; }
@@ -93,6 +104,8 @@ public static class ImageCopy
         await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new ImageCopyResult
         {
+            Source = source.Name,
+            Destination = destination.Name,
             Manifest = written,
             BlobsCopied = state.Copied,
             BlobsSkipped = state.Skipped,

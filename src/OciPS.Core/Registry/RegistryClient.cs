@@ -39,6 +39,21 @@ public sealed class RegistryClient
 
     private string RepositoryPath => "/v2/" + Repository.Repository;
 
+    /// <summary>
+    /// Checks that the registry accepts the credentials (the <c>/v2/</c> endpoint, as <c>docker login</c>
+    /// does): throws <see cref="RegistryAuthenticationException"/> when it refuses them.
+    /// </summary>
+    public async Task CheckLoginAsync(CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(new RegistryRequest { Method = HttpMethod.Get, Target = "/v2/" }, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            throw new LocationNotFoundException(Registry, $"{Registry} does not serve the registry API (/v2/ answered 404)");
+        }
+
+        await EnsureSuccessAsync(response, Registry, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The descriptor of a manifest by tag or digest (a HEAD request), or null when there is none.</summary>
     public async Task<Descriptor?> HeadManifestAsync(string reference, CancellationToken cancellationToken)
     {
