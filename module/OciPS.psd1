@@ -24,6 +24,8 @@
         'Get-OciTag'
         'Connect-OciRegistry'
         'Clear-OciCache'
+        'ConvertTo-OciGitRepo'
+        'New-OciImage'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

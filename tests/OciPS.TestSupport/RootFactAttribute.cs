@@ -49,3 +49,15 @@ public static class Privileges
         public static extern uint geteuid();
     }
 }
+
+/// <summary>A theory that needs root and loop devices; skipped with the reason where they are absent.</summary>
+public sealed class RootTheoryAttribute : TheoryAttribute
+{
+    public RootTheoryAttribute()
+    {
+        if (!Privileges.CanLoopMount)
+        {
+            Skip = "Needs root and loop devices (mount -o loop): " + Privileges.Reason;
+        }
+    }
+}

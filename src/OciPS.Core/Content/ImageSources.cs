@@ -7,6 +7,12 @@ namespace OciPS.Core.Content;
 /// <summary>Settings a source may need: how to reach a registry, where the cache is, how many downloads at once.</summary>
 public sealed record ImageSourceOptions
 {
+    /// <summary>The engine socket for docker-daemon: locations (<c>unix:///path</c>); by default DOCKER_HOST or the usual sockets.</summary>
+    public string? DockerHost { get; init; }
+
+    /// <summary>For docker-daemon: locations, look for Podman's socket before Docker's.</summary>
+    public bool PreferPodman { get; init; }
+
     public static ImageSourceOptions Default { get; } = new();
 
     /// <summary>Credentials, TLS, proxy and retry settings for registry locations.</summary>
@@ -40,6 +46,7 @@ public static class ImageSources
             LocationTransport.DockerArchive => DockerArchiveSource.Open(location),
             LocationTransport.Overlay2 => Overlay2Source.Open(location),
             LocationTransport.Registry => new RegistrySource(location, options ?? ImageSourceOptions.Default),
+            LocationTransport.DockerDaemon => DockerDaemonSource.Open(location, options?.DockerHost, options?.PreferPodman ?? false),
             _ => throw new UnsupportedContentException(
                 "LocationTransportUnsupported",
                 $"'{location.Original}' is a {location.Transport} location, which this version of OciPS cannot read yet; use a registry reference, oci:, oci-archive: or docker-archive: locations.",
