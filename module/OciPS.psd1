@@ -19,6 +19,11 @@
         'Merge-OciLayer'
         'Export-OciRootfs'
         'Test-OciRootfs'
+        'Save-OciImage'
+        'Copy-OciImage'
+        'Get-OciTag'
+        'Connect-OciRegistry'
+        'Clear-OciCache'
         'ConvertTo-OciGitRepo'
         'New-OciImage'
     )

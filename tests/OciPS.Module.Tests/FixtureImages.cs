@@ -13,11 +13,15 @@ namespace OciPS.Module.Tests;
 /// tag <c>multi</c> (an index of linux/amd64 and linux/arm64 images, the arm64 layer zstd-compressed).</item>
 /// <item><c>./image.tar</c>, the same layout as an OCI archive.</item>
 /// <item><c>./saved.tar</c>, tag 1.0 as a docker save archive named <c>example/app:1.0</c>.</item>
+/// <item>A docker-registry on 127.0.0.1 (<see cref="RegistryHost"/>, <c>$registry</c> in the docs' examples)
+/// holding <c>example/app:1.0</c> and <c>example/app:multi</c>; pulls go to a cache in the working
+/// directory (<c>OCIPS_CACHE</c>).</item>
 /// </list>
 /// </summary>
 public sealed class FixtureImages : IDisposable
 {
     private readonly TempDirectory _directory = new("module");
+    private LocalRegistry? _registry;
 
     public FixtureImages()
     {
@@ -34,7 +38,14 @@ public sealed class FixtureImages : IDisposable
 
     public Digest Arm64Digest { get; private set; } = null!;
 
-    public void Dispose() => _directory.Dispose();
+    /// <summary>The test registry's host (<c>127.0.0.1:port</c>).</summary>
+    public string RegistryHost => _registry!.Host;
+
+    public void Dispose()
+    {
+        _registry?.Dispose();
+        _directory.Dispose();
+    }
 
     private async Task Build()
     {
@@ -60,5 +71,10 @@ public sealed class FixtureImages : IDisposable
         ArchiveWriter.WriteOciArchive(Layout, _directory.Combine("image.tar"));
         var saved = (OciImage)await ImageLoader.LoadAsync(ImageSources.Open($"oci:{Layout}:1.0"), null, CancellationToken.None);
         await ArchiveWriter.WriteDockerArchiveAsync(saved, _directory.Combine("saved.tar"), "example/app:1.0");
+
+        _registry = LocalRegistry.Start();
+        Environment.SetEnvironmentVariable("OCIPS_CACHE", _directory.Combine(".cache"));
+        Skopeo.Copy($"oci:{Layout}:1.0", $"docker://{_registry.Host}/example/app:1.0", _registry.SkopeoOptions(destination: true));
+        Skopeo.Copy($"oci:{Layout}:multi", $"docker://{_registry.Host}/example/app:multi", "--all", "--dest-tls-verify=false");
     }
 }

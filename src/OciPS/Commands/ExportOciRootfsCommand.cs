@@ -15,7 +15,7 @@ namespace OciPS.Commands;
 /// <summary>Writes an image's merged filesystem (or merged entries from the pipeline) as a directory, a tar or a squashfs image.</summary>
 [Cmdlet(VerbsData.Export, "OciRootfs", DefaultParameterSetName = LocationSet, SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
-public sealed class ExportOciRootfsCommand : OciCmdlet
+public sealed class ExportOciRootfsCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";
