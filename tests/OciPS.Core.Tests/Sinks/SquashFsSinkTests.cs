@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using OciPS.Core.Layers;
 using OciPS.Core.Merge;
 using OciPS.Core.Model;
 using OciPS.Core.Sinks.Directory;
 using OciPS.Core.Sinks.SquashFs;
+using OciPS.Core.Tests.Layers;
 using OciPS.Core.Tests.Merge;
 using OciPS.TestSupport;
 using Xunit;
@@ -121,6 +123,41 @@ public sealed partial class SquashFsSinkTests : IDisposable
             Assert.False(File.Exists(Path.Combine(crowd, "entry-03000-")));
             // bin/sh and bin/ash link the busybox the top layer replaced: that inode has two names, the new one its own.
             Assert.Equal("2 2 1", ProcessRunner.Run("stat", ["-c", "%h", Path.Combine(mountPoint, "bin/sh"), Path.Combine(mountPoint, "bin/ash"), Path.Combine(mountPoint, "bin/busybox")]).StandardOutput.ReplaceLineEndings(" ").Trim()[..5]);
+        }
+        finally
+        {
+            ProcessRunner.Run("umount", [mountPoint], check: false);
+        }
+    }
+
+    [RootTheory]
+    [InlineData("gnu", "--sparse")]
+    [InlineData("posix", "--sparse", "--sparse-version=1.0")]
+    public async Task AGnuTarLayerWithSparseFiles_MountsAsTheTreeItWasMadeFrom(string format, params string[] options)
+    {
+        using var tree = new GnuTarTree();
+        var archive = tree.Archive(format, options);
+        var image = _temp.Combine("gnu.sqfs");
+        await using (var sink = SquashFsSink.Create(image, new SquashFsSinkOptions()))
+        {
+            var layer = new MergeLayer(0, "gnu", ct => LayerReader.ReadAsync(File.OpenRead(archive), null, 0, null, "gnu", ct));
+            await foreach (var merged in new LayerMerger([layer], _ => { }).MergeAsync(CancellationToken.None))
+            {
+                await sink.AddAsync(merged.Entry, merged.Content, CancellationToken.None);
+            }
+
+            await sink.CompleteAsync(CancellationToken.None);
+        }
+
+        // 64 MiB of sparse file and 3 MiB of random bytes: the holes take no space.
+        Assert.True(new FileInfo(image).Length < 4 << 20, $"the image has {new FileInfo(image).Length} bytes");
+        var mountPoint = _temp.Combine("mnt");
+        Directory.CreateDirectory(mountPoint);
+        ProcessRunner.Run("mount", ["-t", "squashfs", "-o", "loop,ro", image, mountPoint]);
+        try
+        {
+            var differences = TreeSnapshot.Differences(TreeSnapshot.Capture(tree.Root), TreeSnapshot.Capture(mountPoint), SquashFsImages.Seconds);
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
         }
         finally
         {
