@@ -229,6 +229,16 @@ public sealed partial class SquashFsSinkTests : IDisposable
         Assert.Equal("ExportEntryUnsafe", error.ErrorId);
     }
 
+    [Fact]
+    public async Task ANameLongerThanSquashFsHolds_IsAnErrorNamingIt_AndLeavesNothing()
+    {
+        var name = "data/" + new string('\u00e9', 129);
+        var error = await Assert.ThrowsAsync<OciException>(() => WriteImageAsync("long.sqfs", new SquashFsSinkOptions(), [new TarLayer().File("ok", "ok").File(name, "x")]));
+        Assert.Equal("SquashFsNameTooLong", error.ErrorId);
+        Assert.Equal(name, error.Target);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
+    }
+
     [Theory]
     [InlineData(1000)]
     [InlineData(2 << 20)]
