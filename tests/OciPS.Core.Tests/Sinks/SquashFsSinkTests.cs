@@ -229,6 +229,29 @@ public sealed partial class SquashFsSinkTests : IDisposable
         Assert.Equal("ExportEntryUnsafe", error.ErrorId);
     }
 
+    [RootFact]
+    public async Task AnImageWithoutFragmentsOrXattrs_Mounts()
+    {
+        var block = new byte[4096];
+        new Random(5).NextBytes(block);
+        var image = await WriteImageAsync("plain.sqfs", new SquashFsSinkOptions { BlockSize = 4096 }, [new TarLayer().File("one-block", block).Dir("empty")]);
+        var superblock = ProcessRunner.Run("unsquashfs", ["-s", image]).StandardOutput;
+        Assert.Contains("Number of fragments 0", superblock, StringComparison.Ordinal);
+        Assert.Contains("Xattrs are not stored", superblock, StringComparison.Ordinal);
+        var mountPoint = _temp.Combine("mnt");
+        Directory.CreateDirectory(mountPoint);
+        ProcessRunner.Run("mount", ["-t", "squashfs", "-o", "loop,ro", image, mountPoint]);
+        try
+        {
+            Assert.Equal(block, await File.ReadAllBytesAsync(Path.Combine(mountPoint, "one-block")));
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(mountPoint, "empty")));
+        }
+        finally
+        {
+            ProcessRunner.Run("umount", [mountPoint], check: false);
+        }
+    }
+
     [Fact]
     public async Task ANameLongerThanSquashFsHolds_IsAnErrorNamingIt_AndLeavesNothing()
     {
