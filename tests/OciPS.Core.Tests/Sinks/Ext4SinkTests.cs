@@ -45,4 +45,167 @@ public sealed class Ext4SinkTests : IDisposable
         Assert.Contains("Filesystem volume name:   rootfs", header, StringComparison.Ordinal);
         Assert.Contains($"Block size:               {blockSize}", header, StringComparison.Ordinal);
     }
+
+    [RootTheory]
+    [InlineData(4096)]
+    [InlineData(1024)]
+    public async Task MountedImage_EqualsTheDirectoryExport(int blockSize)
+    {
+        // A SOURCE_DATE_EPOCH after every entry's time gives parents that no layer lists the same time in both exports.
+        const long Epoch = 2_000_000_000;
+        var expected = _temp.Combine("expected");
+        await Ext4Images.WriteAsync(RootfsExport.CreateSink(RootfsFormat.Directory, expected, new RootfsExportOptions { SourceDateEpoch = Epoch }, null), TarLayer.Layers(Ext4Images.EveryKindOfEntry()), Ext4Images.Extras());
+        var image = _temp.Combine("every.ext4");
+        await Ext4Images.WriteAsync(Ext4Sink.Create(image, new Ext4SinkOptions { BlockSize = blockSize, SourceDateEpoch = Epoch }), TarLayer.Layers(Ext4Images.EveryKindOfEntry()), Ext4Images.Extras());
+        Ext4Images.AssertClean(image);
+        Ext4Images.WithMounted(image, _temp.Combine("mnt"), mounted =>
+        {
+            var actual = TreeSnapshot.Capture(mounted).Where(e => e.Key != "lost+found").ToDictionary();
+            var differences = TreeSnapshot.Differences(TreeSnapshot.Capture(expected), actual);
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
+            // busybox was replaced by the top layer: sh and ash still share the old inode.
+            Assert.Equal(2, LinkCount(Path.Combine(mounted, "bin/sh")));
+            Assert.Equal(1, LinkCount(Path.Combine(mounted, "bin/busybox")));
+            Assert.Equal("4000000000", ProcessRunner.Run("stat", ["-c", "%u", Path.Combine(mounted, "home/user/.profile")]).StandardOutput.Trim());
+            Assert.Equal(5000, Directory.GetFiles(Path.Combine(mounted, "usr/share/crowd")).Length);
+        });
+    }
+
+    [RootFact]
+    public async Task GnuTarTree_SparseAndAllKinds_MountsAsTheSourceTree()
+    {
+        using var tree = new GnuTarTree();
+        var archive = tree.Archive("posix", "--sparse");
+        var image = _temp.Combine("gnu.ext4");
+        await Ext4Images.WriteAsync(Ext4Sink.Create(image, new Ext4SinkOptions()), [Ext4Images.ArchiveLayer(archive)]);
+        Ext4Images.AssertClean(image);
+        Ext4Images.WithMounted(image, _temp.Combine("mnt"), mounted =>
+        {
+            var actual = TreeSnapshot.Capture(mounted).Where(e => e.Key != "lost+found").ToDictionary();
+            var differences = TreeSnapshot.Differences(TreeSnapshot.Capture(tree.Root), actual);
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
+
+            // Holes stay holes: 64 MiB of file, three 4 KiB blocks on disk.
+            var blocks = long.Parse(ProcessRunner.Run("stat", ["-c", "%b", Path.Combine(mounted, "sparse.img")]).StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(3 * 8, blocks);
+        });
+    }
+
+    [Fact]
+    public async Task Debugfs_ShowsExtentsNanosecondsOwnersAndAnIndexedDirectory()
+    {
+        var image = _temp.Combine("debugfs.ext4");
+        await Ext4Images.WriteAsync(Ext4Sink.Create(image, new Ext4SinkOptions()), TarLayer.Layers(Ext4Images.EveryKindOfEntry()));
+        var big = Ext4Images.Debugfs(image, "stat /data/big.bin");
+        Assert.Contains("EXTENTS:", big, StringComparison.Ordinal);
+        Assert.Contains("Size: 307323", big, StringComparison.Ordinal);
+
+        // 250 ms = 250000000 ns, stored shifted left by two next to the two epoch bits: 0x3b9aca00.
+        Assert.Contains("mtime: 0x6553f100:3b9aca00", big, StringComparison.Ordinal);
+        var home = Ext4Images.Debugfs(image, "stat /home/user");
+        Assert.Contains("User: 100000   Group: 200000", home, StringComparison.Ordinal);
+        var crowd = Ext4Images.Debugfs(image, "htree /usr/share/crowd");
+        Assert.Contains("Root node dump:", crowd, StringComparison.Ordinal);
+        var link = Ext4Images.Debugfs(image, "stat /bin/ls");
+        Assert.Contains("Fast link dest: \"busybox\"", link, StringComparison.Ordinal);
+        var device = Ext4Images.Debugfs(image, "stat /dev/big");
+        Assert.Contains("(New-style) Device major/minor number: 300:70000", device, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SparseFileWithThousandsOfRegions_GetsATwoLevelExtentTree()
+    {
+        const int BlockSize = 4096;
+        const int Regions = 1500;
+        var size = (long)Regions * 2 * BlockSize;
+        var map = Enumerable.Range(0, Regions).Select(i => new SparseRegion((long)i * 2 * BlockSize, BlockSize)).ToArray();
+        var content = new byte[size];
+        foreach (var region in map)
+        {
+            content.AsSpan((int)region.Offset, BlockSize).Fill((byte)(region.Offset / BlockSize % 251));
+        }
+
+        var image = _temp.Combine("sparse.ext4");
+        await using (var sink = Ext4Sink.Create(image, new Ext4SinkOptions()))
+        {
+            await sink.AddAsync(new OciFileEntry { Path = "holes.img", Type = OciFileType.File, Mode = 0x1A4, Size = size, SparseMap = map, ModifiedTime = TarLayer.Time }, new MemoryStream(content), CancellationToken.None);
+            await sink.CompleteAsync(CancellationToken.None);
+        }
+
+        Ext4Images.AssertClean(image);
+        var stat = Ext4Images.Debugfs(image, "stat /holes.img");
+        Assert.Contains("(ETB1)", stat, StringComparison.Ordinal);
+        var dumped = _temp.Combine("holes.out");
+        Ext4Images.Debugfs(image, $"dump /holes.img {dumped}");
+        Assert.Equal(content, File.ReadAllBytes(dumped));
+    }
+
+    [Fact]
+    public async Task TooSmallSize_FailsBeforeWritingOrWhenFull_AndLeavesNothing()
+    {
+        var tiny = _temp.Combine("tiny.ext4");
+        var early = Assert.Throws<Ext4SpaceException>(() => Ext4Sink.Create(tiny, new Ext4SinkOptions { Size = 16 * 1024 }));
+        Assert.Equal("Ext4SizeTooSmall", early.ErrorId);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
+
+        var small = _temp.Combine("small.ext4");
+        var late = await Assert.ThrowsAsync<Ext4SpaceException>(() => Ext4Images.WriteAsync(Ext4Sink.Create(small, new Ext4SinkOptions { Size = 1 << 20 }), TarLayer.Layers(new TarLayer().File("big", new byte[3 << 20]))));
+        Assert.Contains("big", late.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
+    }
+
+    [Fact]
+    public async Task FixedSize_IsTheImageSize_AndAutoFitsTheContent()
+    {
+        var fixedImage = _temp.Combine("fixed.ext4");
+        await Ext4Images.WriteAsync(Ext4Sink.Create(fixedImage, new Ext4SinkOptions { Size = 64L << 20, InodeRatio = 4096, Uuid = Guid.Parse("0b7e5b1c-52a6-4e2f-9b1a-3c5d7e9f1a2b") }), TarLayer.Layers(Ext4Images.EveryKindOfEntry()));
+        Ext4Images.AssertClean(fixedImage);
+        Assert.Equal(64L << 20, new FileInfo(fixedImage).Length);
+        var header = ProcessRunner.Run("dumpe2fs", ["-h", fixedImage]).StandardOutput;
+        Assert.Contains("Filesystem UUID:          0b7e5b1c-52a6-4e2f-9b1a-3c5d7e9f1a2b", header, StringComparison.Ordinal);
+        Assert.Contains("Inode count:              16384", header, StringComparison.Ordinal);
+
+        var autoImage = _temp.Combine("auto.ext4");
+        await Ext4Images.WriteAsync(Ext4Sink.Create(autoImage, new Ext4SinkOptions()), TarLayer.Layers(Ext4Images.EveryKindOfEntry()));
+        Ext4Images.AssertClean(autoImage);
+        Assert.InRange(new FileInfo(autoImage).Length, 20L << 20, 64L << 20);
+    }
+
+    [Fact]
+    public void LabelOver16Bytes_IsRefused()
+    {
+        var error = Assert.Throws<OciException>(() => Ext4Sink.Create(_temp.Combine("label.ext4"), new Ext4SinkOptions { Label = "a-label-of-17-byt" }));
+        Assert.Equal("Ext4LabelTooLong", error.ErrorId);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
+    }
+
+    [RootFact]
+    public async Task HostileLayers_NeverPutAnEntryOutsideTheRoot()
+    {
+        var outside = _temp.Combine("outside");
+        Directory.CreateDirectory(outside);
+        TarLayer[] Hostile() =>
+        [
+            new TarLayer().File("../../escaped", "x").File("/abs/file", "a").Symlink("evil", outside).File("evil/planted", "pwned").Symlink("rel", "../../outside").File("rel/planted2", "pwned").Symlink(".", "/"),
+            new TarLayer().File("evil/planted3", "pwned").Hardlink("stolen", "../../../../abs/file").Hardlink("missing", "../../sentinel"),
+        ];
+        var expected = _temp.Combine("expected");
+        await Ext4Images.WriteAsync(RootfsExport.CreateSink(RootfsFormat.Directory, expected, new RootfsExportOptions { SourceDateEpoch = 2_000_000_000 }, null), TarLayer.Layers(Hostile()));
+        var image = _temp.Combine("hostile.ext4");
+        await Ext4Images.WriteAsync(Ext4Sink.Create(image, new Ext4SinkOptions { SourceDateEpoch = 2_000_000_000 }), TarLayer.Layers(Hostile()));
+        Ext4Images.AssertClean(image);
+        Ext4Images.WithMounted(image, _temp.Combine("mnt"), mounted =>
+        {
+            var actual = TreeSnapshot.Capture(mounted).Where(e => e.Key != "lost+found").ToDictionary();
+            var differences = TreeSnapshot.Differences(TreeSnapshot.Capture(expected), actual);
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
+            Assert.Contains("escaped", actual.Keys);
+            Assert.Equal("directory", actual["evil"].Type);
+            Assert.DoesNotContain(actual.Keys, p => p.Split('/').Contains(".."));
+        });
+        Assert.Empty(Directory.GetFileSystemEntries(outside));
+    }
+
+    private static int LinkCount(string path) =>
+        int.Parse(ProcessRunner.Run("stat", ["-c", "%h", path]).StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -351,7 +351,8 @@ internal sealed class Ext4ImageWriter(
         Ext4Format.Put32(span, 0x20, (uint)geometry.BlocksPerGroup);
         Ext4Format.Put32(span, 0x24, (uint)geometry.BlocksPerGroup);
         Ext4Format.Put32(span, 0x28, (uint)geometry.InodesPerGroup);
-        var time = (uint)Math.Max(0, now.Seconds);
+        // e2fsck refuses a last-write time in the future: a SOURCE_DATE_EPOCH ahead of the clock is not used here.
+        var time = (uint)Math.Clamp(Math.Min(now.Seconds, DateTimeOffset.UtcNow.ToUnixTimeSeconds()), 0, uint.MaxValue);
         Ext4Format.Put32(span, 0x30, time);
         Ext4Format.Put16(span, 0x36, 0xFFFF);
         Ext4Format.Put16(span, 0x38, 0xEF53);
