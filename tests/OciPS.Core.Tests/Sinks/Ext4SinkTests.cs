@@ -141,6 +141,33 @@ public sealed class Ext4SinkTests : IDisposable
     }
 
     [Fact]
+    public async Task DenseFileLongerThanOneExtent_IsStreamedIntoSeveralExtents()
+    {
+        // With 1 KiB blocks an extent covers at most 32 MiB: 70 MiB of content needs three, and a hardlink shares them.
+        const long Size = (70L << 20) + 123;
+        var image = _temp.Combine("dense.ext4");
+        string expected;
+        await using (var sink = Ext4Sink.Create(image, new Ext4SinkOptions { BlockSize = 1024 }))
+        {
+            await using var content = new PatternStream(Size);
+            await sink.AddAsync(new OciFileEntry { Path = "opt/big.bin", Type = OciFileType.File, Mode = 0x1A4, Size = Size, ModifiedTime = TarLayer.Time }, content, CancellationToken.None);
+            expected = content.Hash();
+            await sink.AddAsync(new OciFileEntry { Path = "opt/same.bin", Type = OciFileType.Hardlink, LinkTarget = "opt/big.bin", ModifiedTime = TarLayer.Time }, null, CancellationToken.None);
+            await sink.CompleteAsync(CancellationToken.None);
+        }
+
+        Ext4Images.AssertClean(image);
+        var stat = Ext4Images.Debugfs(image, "stat /opt/same.bin");
+        Assert.Contains("Links: 2", stat, StringComparison.Ordinal);
+        Assert.Contains("(0-32767):", stat, StringComparison.Ordinal);
+        Assert.Contains("(65536-71680):", stat, StringComparison.Ordinal);
+        var dumped = _temp.Combine("big.out");
+        Ext4Images.Debugfs(image, $"dump /opt/big.bin {dumped}");
+        await using var read = File.OpenRead(dumped);
+        Assert.Equal(expected, Convert.ToHexString(await System.Security.Cryptography.SHA256.HashDataAsync(read)));
+    }
+
+    [Fact]
     public async Task TooSmallSize_FailsBeforeWritingOrWhenFull_AndLeavesNothing()
     {
         var tiny = _temp.Combine("tiny.ext4");
@@ -208,4 +235,57 @@ public sealed class Ext4SinkTests : IDisposable
 
     private static int LinkCount(string path) =>
         int.Parse(ProcessRunner.Run("stat", ["-c", "%h", path]).StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Deterministic bytes of any length, generated as they are read (the test never holds the file).</summary>
+    private sealed class PatternStream(long length) : Stream
+    {
+        private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        private long _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public string Hash() => Convert.ToHexString(_hash.GetHashAndReset());
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = (int)Math.Min(count, length - _position);
+            for (var i = 0; i < n; i++)
+            {
+                var p = _position + i;
+                buffer[offset + i] = (byte)((p * 2654435761L) >> 13);
+            }
+
+            _hash.AppendData(buffer, offset, n);
+            _position += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 }
