@@ -199,6 +199,35 @@ public sealed class Ext4SinkTests : IDisposable
     }
 
     [Fact]
+    public async Task MoreEntriesThanInodes_IsASizeError_AndLeavesNothing()
+    {
+        var layer = new TarLayer();
+        for (var i = 0; i < 100; i++)
+        {
+            layer.File($"f{i}", "x");
+        }
+
+        var image = _temp.Combine("inodes.ext4");
+        var error = await Assert.ThrowsAsync<Ext4SpaceException>(() => Ext4Images.WriteAsync(Ext4Sink.Create(image, new Ext4SinkOptions { Size = 4 << 20, InodeRatio = 65536 }), TarLayer.Layers(layer)));
+        Assert.Contains("-InodeRatio", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
+    }
+
+    [Fact]
+    public async Task SameUuidAndSourceDateEpoch_GiveTheSameBytes()
+    {
+        var options = new Ext4SinkOptions { Uuid = Guid.Parse("0b7e5b1c-52a6-4e2f-9b1a-3c5d7e9f1a2b"), SourceDateEpoch = 1_000_000_000 };
+        var first = _temp.Combine("a.ext4");
+        var second = _temp.Combine("b.ext4");
+        await Ext4Images.WriteAsync(Ext4Sink.Create(first, options), TarLayer.Layers(Ext4Images.EveryKindOfEntry()));
+        await Ext4Images.WriteAsync(Ext4Sink.Create(second, options), TarLayer.Layers(Ext4Images.EveryKindOfEntry()));
+        Ext4Images.AssertClean(first);
+        var a = await File.ReadAllBytesAsync(first);
+        var b = await File.ReadAllBytesAsync(second);
+        Assert.True(a.AsSpan().SequenceEqual(b), "the two images differ");
+    }
+
+    [Fact]
     public void LabelOver16Bytes_IsRefused()
     {
         var error = Assert.Throws<OciException>(() => Ext4Sink.Create(_temp.Combine("label.ext4"), new Ext4SinkOptions { Label = "a-label-of-17-byt" }));

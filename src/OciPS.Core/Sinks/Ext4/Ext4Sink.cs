@@ -52,7 +52,8 @@ public sealed class Ext4Sink : IRootfsSink
         _implicitTime = Clamp(options.SourceDateEpoch is { } epoch ? new UnixTime(epoch, 0) : UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow));
         _root = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime, true);
         Uuid = (options.Uuid ?? Guid.NewGuid()).ToByteArray(bigEndian: true);
-        var seed = RandomNumberGenerator.GetBytes(16);
+        // A given UUID fixes the directory hash seed too, so -Uuid with -SourceDateEpoch gives the same bytes every time.
+        var seed = options.Uuid is null ? RandomNumberGenerator.GetBytes(16) : SHA256.HashData([.. "ocips-ext4-hash-seed"u8, .. Uuid]);
         HashSeed = [BitConverter.ToUInt32(seed, 0), BitConverter.ToUInt32(seed, 4), BitConverter.ToUInt32(seed, 8), BitConverter.ToUInt32(seed, 12)];
         ChecksumSeed = options.MetadataChecksums ? Ext4Format.Crc32C(~0u, Uuid) : null;
         _file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
