@@ -143,6 +143,21 @@ Describe 'Export-OciRootfs -Format SquashFs' {
     }
 }
 
+Describe 'Export-OciRootfs -Format Ext4' {
+    It 'writes an ext4 image of the requested size' {
+        $target = Join-Path $script:root 'rootfs.ext4'
+        $file = Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Ext4 -Size 32M -Label pester -Path $target -PassThru
+        $file.Length | Should -Be 33554432
+        $bytes = [System.IO.File]::ReadAllBytes($target)
+        [System.BitConverter]::ToUInt16($bytes, 1024 + 0x38) | Should -Be 0xEF53
+    }
+
+    It 'refuses a label longer than 16 bytes' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Ext4 -Label 'a-label-of-17-byt' -Path (Join-Path $script:root 'x.ext4') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'Ext4LabelTooLong,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
+
 Describe 'ConvertTo-OciGitRepo' {
     It 'writes one commit per history step and Image.md' {
         $repo = Join-Path $script:root 'git-repo'
