@@ -31,10 +31,11 @@ while IFS=$'\t' read -r blob message; do
     if [ "$blob" != "-" ]; then
         gzip -dc "$blob" >"$layer_tar"
         # Deletions first, as the overlay rules say, from the layer's own listing.
-        tar -tf "$layer_tar" | while IFS= read -r name; do
+        tar -tf "$layer_tar" | { grep -E '(^|/)\.wh\.' || true; } | while IFS= read -r name; do
             name="${name#./}"
             base="${name##*/}"
-            dir="$(dirname "$name")"
+            dir="${name%/*}"
+            [ "$dir" = "$name" ] && dir=.
             if [ "$base" = ".wh..wh..opq" ]; then
                 find "$repo/rootfs/$dir" -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null || true
             elif [ "${base#.wh.}" != "$base" ]; then
