@@ -106,8 +106,15 @@ internal sealed class PackWriter : IDisposable
         WriteHeader(type, size);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
         hash.AppendData(Encoding.ASCII.GetBytes((type switch { 1 => "commit", 2 => "tree", _ => "blob" }) + " " + size.ToString(CultureInfo.InvariantCulture) + "\0"));
-        using (var deflate = new ZLibStream(_output, CompressionLevel.Fastest, leaveOpen: true))
+        if (size == 0)
         {
+            // A zlib stream of nothing (header, an empty final block, Adler-32 of nothing): the
+            // compressor writes no header at all when it is given no bytes.
+            _output.Write([0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        }
+        else
+        {
+            using var deflate = new ZLibStream(_output, CompressionLevel.Fastest, leaveOpen: true);
             var remaining = size;
             while (remaining > 0)
             {
