@@ -7,7 +7,6 @@ using LibGit2Sharp;
 
 namespace OciPS.Core.Git;
 
-/// <remarks>Git names objects and packs by SHA-1; that is the format, not a security choice.</remarks>
 /// <summary>
 /// Writes new objects into one git pack file (with its version 2 index), instead of one loose file per
 /// object: a layer of 20,000 files becomes one sequential write, not 20,000 temporary files, renames
@@ -15,6 +14,7 @@ namespace OciPS.Core.Git;
 /// not written twice. Nothing is visible to git until <see cref="Complete"/> moves the pack and then
 /// its index into <c>objects/pack</c>; a writer disposed before that deletes its file.
 /// </summary>
+/// <remarks>Git names objects and packs by SHA-1; that is the format, not a security choice.</remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "Git's object and pack format is defined with SHA-1.")]
 internal sealed class PackWriter : IDisposable
 {
