@@ -23,8 +23,9 @@ fi
 
 out="$DATA/git-out"
 mkdir -p "$out"
-BEFORE_EACH="rm -rf '$out/naive' '$out/ocips'"
+BEFORE_EACH="rm -rf '$out/naive'"
 measure naive_loop "$BENCH_DIR/git-naive.sh" "$image" big "$out/naive"
+BEFORE_EACH="rm -rf '$out/ocips'"
 measure ocips_git "${OCIPS_BENCH[@]}" convert-git "oci:$image:big" "$out/ocips"
 BEFORE_EACH=""
 
