@@ -199,7 +199,7 @@ public sealed class ImageBuilder : IDisposable
                 await _compressors.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    return await LayerBlobWriter.WriteAsync(items(cancellationToken), _options.Compression, Path.Combine(_staging.Root, "blobs", Digest.Sha256), _options.Format == BuildFormat.Oci, cancellationToken).ConfigureAwait(false);
+                    return await LayerBlobWriter.WriteAsync(items(cancellationToken), _options.Compression, Path.Combine(_staging.Root, "blobs", Digest.Sha256), _options.Format == BuildFormat.Oci, _options.MaxParallelism, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
