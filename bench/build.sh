@@ -44,10 +44,8 @@ echo "context: $(du -sb "$app/app" | cut -f1) bytes in $(find "$app/app" -type f
 
 storage="$DATA/buildah-storage"
 buildah_run() {
-    buildah --storage-driver vfs --root "$storage/root" --runroot "$storage/run" \
-        pull -q "oci:$base:latest" >/dev/null
-    buildah --storage-driver vfs --root "$storage/root" --runroot "$storage/run" \
-        tag "$(buildah --storage-driver vfs --root "$storage/root" --runroot "$storage/run" images -q | head -1)" localhost/bench-base
+    # buildah pull names an oci: image after its path; skopeo puts the base into the same storage under a name.
+    skopeo copy -q "oci:$base:latest" "containers-storage:[vfs@$storage/root+$storage/run]localhost/bench-base:latest"
     buildah --storage-driver vfs --root "$storage/root" --runroot "$storage/run" \
         build --isolation chroot --layers=false -q -f "$app/Dockerfile.buildah" -t localhost/bench-built "$app" >/dev/null
     buildah --storage-driver vfs --root "$storage/root" --runroot "$storage/run" \
