@@ -19,6 +19,7 @@
         'Merge-OciLayer'
         'Export-OciRootfs'
         'Test-OciRootfs'
+        'ConvertTo-OciGitRepo'
         'New-OciImage'
     )
     VariablesToExport    = @()

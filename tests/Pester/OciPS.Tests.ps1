@@ -127,6 +127,45 @@ Describe 'Export-OciRootfs and Test-OciRootfs' {
     }
 }
 
+Describe 'Export-OciRootfs -Format SquashFs' {
+    It 'writes a squashfs image, the same bytes twice with a SourceDateEpoch' {
+        $a = Join-Path $script:root 'a.sqfs'
+        $b = Join-Path $script:root 'b.sqfs'
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $a
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $b
+        [System.Text.Encoding]::ASCII.GetString([System.IO.File]::ReadAllBytes($a), 0, 4) | Should -Be 'hsqs'
+        (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
+    }
+
+    It 'refuses a block size with another format' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -BlockSize 65536 -Path (Join-Path $script:root 'x.tar') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ExportParameterNotApplicable,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
+
+Describe 'ConvertTo-OciGitRepo' {
+    It 'writes one commit per history step and Image.md' {
+        $repo = Join-Path $script:root 'git-repo'
+        $result = ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo
+        $result.Changed | Should -BeTrue
+        $result.Commits.Count | Should -Be 4  # two layers, the CMD step, Image.md
+        (git -C $repo ls-tree --name-only HEAD) | Should -Contain 'Image.md'
+        (git -C $repo log --diff-filter=D --format=%H -- rootfs/etc/old) | Should -Be $result.Commits[1]
+    }
+
+    It 'changes nothing when the same image is converted again' {
+        $repo = Join-Path $script:root 'git-repo'
+        $again = ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo
+        $again.Changed | Should -BeFalse
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $repo = Join-Path $script:root 'git-whatif'
+        ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -WhatIf
+        Test-Path $repo | Should -BeFalse
+    }
+}
+
 Describe 'New-OciImage' {
     BeforeAll {
         $script:context = Join-Path $script:root 'build-context'
