@@ -19,6 +19,9 @@
         'Merge-OciLayer'
         'Export-OciRootfs'
         'Test-OciRootfs'
+        'Publish-OciArtifact'
+        'Save-OciArtifact'
+        'Start-OciRegistryProxy'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
