@@ -406,10 +406,9 @@ public static class ArtifactPublisher
             SchemaVersion = 2,
             MediaType = MediaTypes.OciIndex,
             ArtifactType = artifactType,
-            Manifests = children.Select(c => c.Content.ToDescriptor(c.Platform) with
-            {
-                ArtifactType = c.Content.Kind == ManifestKind.Manifest ? c.Content.Manifest.ArtifactType : null,
-            }).ToList(),
+            // No artifactType on the entries: the children carry their own, and clients built on image-spec
+            // 1.0 (skopeo 1.9) drop the unknown field and then cannot keep the index's digest.
+            Manifests = children.Select(c => c.Content.ToDescriptor(c.Platform)).ToList(),
             Subject = subject,
             Annotations = ArtifactStaging.Sorted(annotations),
         };
