@@ -19,6 +19,8 @@
         'Merge-OciLayer'
         'Export-OciRootfs'
         'Test-OciRootfs'
+        'ConvertTo-OciGitRepo'
+        'New-OciImage'
         'Publish-OciArtifact'
         'Save-OciArtifact'
         'Start-OciRegistryProxy'

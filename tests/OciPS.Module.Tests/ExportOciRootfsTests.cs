@@ -123,4 +123,53 @@ public sealed class ExportOciRootfsTests(FixtureImages images) : IClassFixture<F
         Assert.False(Directory.Exists(target));
         Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
     }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public void SquashFs_WithABlockSize_IsReadByUnsquashfs()
+    {
+        using var session = Session();
+        var target = _output.Combine("rootfs.sqfs");
+        var result = session.Run("Export-OciRootfs oci:./layout:1.0 -Format SquashFs -BlockSize 64KB -Path $args[0] -PassThru", target);
+        result.ThrowIfFailed();
+        Assert.Equal(target, ((FileInfo)Assert.Single(result.Output).BaseObject).FullName);
+        var superblock = ProcessRunner.Run("unsquashfs", ["-s", target]).StandardOutput;
+        Assert.Contains("Block size 65536", superblock, StringComparison.Ordinal);
+        Assert.Contains("Compression gzip", superblock, StringComparison.Ordinal);
+        var listing = ProcessRunner.Run("unsquashfs", ["-lls", target]).StandardOutput;
+        Assert.Contains("squashfs-root/etc/new", listing, StringComparison.Ordinal);
+        Assert.Contains("squashfs-root/bin/alias -> tool", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("etc/old", listing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public async Task SquashFs_FromFilteredEntries_WithZstd_IsReproducible()
+    {
+        using var session = Session();
+        var first = _output.Combine("a.sqfs");
+        var second = _output.Combine("b.sqfs");
+        const string Command = "Merge-OciLayer oci:./layout:1.0 | Where-Object Path -like 'etc*' | Export-OciRootfs -Format SquashFs -Compression Zstd -CompressionLevel 19 -SourceDateEpoch 1000 -Path $args[0]";
+        session.Run(Command, first).ThrowIfFailed();
+        session.Run(Command, second).ThrowIfFailed();
+        Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(second));
+        Assert.Contains("Compression zstd", ProcessRunner.Run("unsquashfs", ["-s", first]).StandardOutput, StringComparison.Ordinal);
+        var listing = ProcessRunner.Run("unsquashfs", ["-lls", first]).StandardOutput;
+        Assert.Contains("squashfs-root/etc/hello", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("bin", listing, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-Format Tar -BlockSize 65536", "ExportParameterNotApplicable")]
+    [InlineData("-Format SquashFs -Compression None", "ExportParameterNotApplicable")]
+    [InlineData("-Format SquashFs -BlockSize 5000", "SquashFsBlockSizeInvalid")]
+    [InlineData("-Format SquashFs -CompressionLevel 12", "SquashFsCompressionLevelInvalid")]
+    public void SquashFs_OptionsThatDoNotApply_AreClearErrors(string options, string errorId)
+    {
+        using var session = Session();
+        var target = _output.Combine("out.img");
+        var result = session.Run($"Export-OciRootfs oci:./layout:1.0 {options} -Path $args[0]", target);
+        Assert.Equal(errorId + ",OciPS.Commands.ExportOciRootfsCommand", Assert.Single(result.Errors).FullyQualifiedErrorId);
+        Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
+    }
 }

@@ -126,3 +126,70 @@ Describe 'Export-OciRootfs and Test-OciRootfs' {
         Test-Path (Join-Path $directory 'etc/old') | Should -BeFalse
     }
 }
+
+Describe 'Export-OciRootfs -Format SquashFs' {
+    It 'writes a squashfs image, the same bytes twice with a SourceDateEpoch' {
+        $a = Join-Path $script:root 'a.sqfs'
+        $b = Join-Path $script:root 'b.sqfs'
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $a
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $b
+        [System.Text.Encoding]::ASCII.GetString([System.IO.File]::ReadAllBytes($a), 0, 4) | Should -Be 'hsqs'
+        (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
+    }
+
+    It 'refuses a block size with another format' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -BlockSize 65536 -Path (Join-Path $script:root 'x.tar') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ExportParameterNotApplicable,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
+
+Describe 'ConvertTo-OciGitRepo' {
+    It 'writes one commit per history step and Image.md' {
+        $repo = Join-Path $script:root 'git-repo'
+        $result = ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo
+        $result.Changed | Should -BeTrue
+        $result.Commits.Count | Should -Be 4  # two layers, the CMD step, Image.md
+        (git -C $repo ls-tree --name-only HEAD) | Should -Contain 'Image.md'
+        (git -C $repo log --diff-filter=D --format=%H -- rootfs/etc/old) | Should -Be $result.Commits[1]
+    }
+
+    It 'changes nothing when the same image is converted again' {
+        $repo = Join-Path $script:root 'git-repo'
+        $again = ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo
+        $again.Changed | Should -BeFalse
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $repo = Join-Path $script:root 'git-whatif'
+        ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -WhatIf
+        Test-Path $repo | Should -BeFalse
+    }
+}
+
+Describe 'New-OciImage' {
+    BeforeAll {
+        $script:context = Join-Path $script:root 'build-context'
+        New-Item -ItemType Directory -Path $script:context -Force | Out-Null
+        Set-Content -Path (Join-Path $script:context 'app.txt') -Value 'app'
+    }
+
+    It 'adds a layer on top of a base image' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM oci:$($script:image.Path):1.0`nCOPY app.txt /srv/`nCMD [`"/srv/app.txt`"]"
+        $built = New-OciImage -Path $script:context -Destination "oci:$(Join-Path $script:root 'built'):app" -PassThru
+        $built.LayerCount | Should -Be 3
+        $built.Config.Config.Cmd | Should -Be @('/srv/app.txt')
+    }
+
+    It 'gives the same digest twice with a SourceDateEpoch' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM scratch`nCOPY app.txt /"
+        $first = New-OciImage $script:context "oci:$(Join-Path $script:root 'repro'):a" -SourceDateEpoch 1 -PassThru
+        $second = New-OciImage $script:context "oci:$(Join-Path $script:root 'repro'):b" -SourceDateEpoch 1 -PassThru
+        $second.Digest | Should -Be $first.Digest
+    }
+
+    It 'refuses RUN with the line number' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM scratch`nRUN make"
+        { New-OciImage $script:context "oci:$(Join-Path $script:root 'never')" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DockerfileInstructionUnsupported,OciPS.Commands.NewOciImageCommand'
+    }
+}

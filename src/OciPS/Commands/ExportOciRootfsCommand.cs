@@ -12,7 +12,7 @@ using OciPS.Infrastructure;
 
 namespace OciPS.Commands;
 
-/// <summary>Writes an image's merged filesystem (or merged entries from the pipeline) as a directory or a tar.</summary>
+/// <summary>Writes an image's merged filesystem (or merged entries from the pipeline) as a directory, a tar or a squashfs image.</summary>
 [Cmdlet(VerbsData.Export, "OciRootfs", DefaultParameterSetName = LocationSet, SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
 public sealed class ExportOciRootfsCommand : OciCmdlet
@@ -29,6 +29,7 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     /// <summary>An image location.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = LocationSet)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = string.Empty;
 
@@ -36,7 +37,7 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public PSObject? InputObject { get; set; }
 
-    /// <summary>Directory or Tar.</summary>
+    /// <summary>Directory, Tar or SquashFs.</summary>
     [Parameter(Mandatory = true)]
     public RootfsFormat Format { get; set; }
 
@@ -63,14 +64,19 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     [Parameter]
     public SwitchParameter NoSameOwner { get; set; }
 
-    /// <summary>Tar: None, Gzip or Zstd.</summary>
+    /// <summary>Tar: None, Gzip or Zstd. SquashFs: Gzip (default) or Zstd.</summary>
     [Parameter]
     public TarCompression Compression { get; set; }
 
-    /// <summary>Tar: the compression level.</summary>
+    /// <summary>Tar and SquashFs: the compression level.</summary>
     [Parameter]
     [ValidateRange(1, 22)]
     public int? CompressionLevel { get; set; }
+
+    /// <summary>SquashFs: the data block size, a power of two from 4 KiB to 1 MiB (default 128 KiB).</summary>
+    [Parameter]
+    [ValidateRange(4096, 1048576)]
+    public int? BlockSize { get; set; }
 
     /// <summary>Clamps every modification time to this Unix time (default: $env:SOURCE_DATE_EPOCH).</summary>
     [Parameter]
@@ -80,6 +86,16 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     protected override void BeginProcessing()
     {
         _destination = ResolvePath(Path);
+        if (BlockSize is not null && Format != RootfsFormat.SquashFs)
+        {
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-BlockSize applies to -Format SquashFs, not {Format}."), "ExportParameterNotApplicable", ErrorCategory.InvalidArgument, BlockSize));
+        }
+
+        if (Format == RootfsFormat.SquashFs && Compression == TarCompression.None && MyInvocation.BoundParameters.ContainsKey(nameof(Compression)))
+        {
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException("SquashFs images are always compressed: use -Compression Gzip (the default) or Zstd."), "ExportParameterNotApplicable", ErrorCategory.InvalidArgument, Compression));
+        }
+
         if (SourceDateEpoch is null && long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch))
         {
             SourceDateEpoch = epoch;
@@ -231,6 +247,7 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
         SameOwner = !NoSameOwner,
         Compression = Compression,
         CompressionLevel = CompressionLevel,
+        BlockSize = BlockSize,
     };
 
     private Task PassThruAsync()

@@ -26,6 +26,7 @@ public sealed class GetOciFileCommand : OciCmdlet
     /// <summary>An image location.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = LocationSet)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = string.Empty;
 

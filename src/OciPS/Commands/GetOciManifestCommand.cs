@@ -16,6 +16,7 @@ public sealed class GetOciManifestCommand : OciCmdlet
     /// <summary>Image locations: registry references, oci:, oci-archive:, docker-archive: or bare paths.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Image { get; set; } = [];
 

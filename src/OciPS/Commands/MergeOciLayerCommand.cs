@@ -18,6 +18,7 @@ public sealed class MergeOciLayerCommand : OciCmdlet
     /// <summary>An image location.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = LocationSet)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = string.Empty;
 

@@ -50,7 +50,7 @@ public abstract class OciCmdlet : AsyncPSCmdlet
     /// index resolved to <paramref name="platform"/> or this machine's platform) or from a location.
     /// Returns false after reporting a bad location; a bad platform is a terminating error.
     /// </summary>
-    protected bool TryResolveImage(OciManifest? input, string location, string? platform, out Func<CancellationToken, Task<OciImage>> resolve, out object target)
+    protected bool TryResolveImage(OciManifest? input, string location, string? platform, out Func<CancellationToken, Task<OciImage>> resolve, out object target, ImageSourceOptions? options = null)
     {
         resolve = null!;
         target = input is null ? location : input;
@@ -89,7 +89,7 @@ public abstract class OciCmdlet : AsyncPSCmdlet
 
         resolve = async cancellationToken =>
         {
-            var manifest = await ImageLoader.LoadAsync(ImageSources.Open(parsed), wanted, cancellationToken).ConfigureAwait(false);
+            var manifest = await ImageLoader.LoadAsync(ImageSources.Open(parsed, options), wanted, cancellationToken).ConfigureAwait(false);
             return manifest as OciImage ?? await ImageLoader.SelectAsync((OciIndex)manifest, wanted ?? Platform.Default, cancellationToken).ConfigureAwait(false);
         };
         return true;
