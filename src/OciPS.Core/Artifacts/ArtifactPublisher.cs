@@ -19,6 +19,9 @@ public sealed record ArtifactPackOptions
 
     public HttpClient? Http { get; init; }
 
+    /// <summary>How image items (and a location <c>subject</c>) are read: registry credentials, TLS, cache.</summary>
+    public ImageSourceOptions? SourceOptions { get; init; }
+
     public IProgress<OciProgress>? Progress { get; init; }
 
     /// <summary>Finds the manifest a digest-only <c>subject</c> names (in the destination repository).</summary>
@@ -136,7 +139,7 @@ public static class ArtifactPublisher
             {
                 if (item.From.Kind == PackSourceKind.Image)
                 {
-                    images.AddRange(await ImageManifestsAsync(item, cancellationToken).ConfigureAwait(false));
+                    images.AddRange(await ImageManifestsAsync(item, options.SourceOptions, cancellationToken).ConfigureAwait(false));
                 }
                 else
                 {
@@ -307,10 +310,10 @@ public static class ArtifactPublisher
         }
     }
 
-    private static async Task<IReadOnlyList<ArtifactManifest>> ImageManifestsAsync(PackItem item, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<ArtifactManifest>> ImageManifestsAsync(PackItem item, ImageSourceOptions? sourceOptions, CancellationToken cancellationToken)
     {
         var location = ImageLocation.Parse(item.From.Location);
-        var source = ImageSources.Open(location);
+        var source = ImageSources.Open(location, sourceOptions);
         var resolved = await source.ResolveAsync(cancellationToken).ConfigureAwait(false);
         var mountFrom = location.Transport == LocationTransport.Registry ? location.Reference : null;
         if (resolved.Content.Kind == ManifestKind.Manifest)
@@ -374,7 +377,7 @@ public static class ArtifactPublisher
         }
         else
         {
-            var resolved = await ImageSources.Open(ImageLocation.Parse(pack.Subject)).ResolveAsync(cancellationToken).ConfigureAwait(false);
+            var resolved = await ImageSources.Open(ImageLocation.Parse(pack.Subject), options.SourceOptions).ResolveAsync(cancellationToken).ConfigureAwait(false);
             found = resolved.Content.ToDescriptor();
         }
 

@@ -164,6 +164,25 @@ public sealed class RegistryProxyServerTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Registry_image_items_are_read_through_the_distribution_api()
+    {
+        var pack = PackFileReader.Parse($"type: application/vnd.example.bundle\nitems:\n  - from: oci://{_server.Host}/team/app:1.0\n  - from: docker://{_server.Host}/team/app:2.0\n", "pack.yaml", _dir.Path);
+        var options = new ArtifactPackOptions { SourceOptions = new ImageSourceOptions { CachePath = _dir.Combine("cache") } };
+        await using var plan = await ArtifactPublisher.PlanAsync(pack, options, CancellationToken.None);
+        await using var destination = LayoutDestination.Open(ImageLocation.Parse("oci:" + _dir.Combine("bundle")));
+        var published = await ArtifactPublisher.PushAsync(plan, destination, "bundle", null, CancellationToken.None);
+
+        Assert.Equal(MediaTypes.OciIndex, published.MediaType);
+        Assert.Equal(_image.Digest, published.Manifest.Index.Manifests[0].Digest);
+        Assert.Equal("linux/amd64", published.Manifest.Index.Manifests[0].Platform!.ToString());
+        var copy = _dir.Combine("bundle-copy");
+        Skopeo.Copy($"oci:{_dir.Combine("bundle")}:bundle", $"oci:{copy}:x", "--all", "--preserve-digests");
+        Assert.Equal(
+            File.ReadAllBytes(_dir.Combine("layout", "blobs", "sha256", _layer.Digest.Encoded)),
+            File.ReadAllBytes(Path.Combine(copy, "blobs", "sha256", _layer.Digest.Encoded)));
+    }
+
+    [Fact]
     public async Task Stopping_closes_the_port()
     {
         var server = RegistryProxyServer.Start(_dir.Combine("layout"), "x", 0);
