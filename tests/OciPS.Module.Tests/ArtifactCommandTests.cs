@@ -32,6 +32,8 @@ public sealed class ArtifactCommandTests(FixtureImages images) : IClassFixture<F
         Assert.Equal("1.0.0", json.RootElement.GetProperty("annotations").GetProperty("org.opencontainers.image.version").GetString());
         Assert.Equal("application/vnd.example.schema.v1+json", json.RootElement.GetProperty("config").GetProperty("mediaType").GetString());
 
+        Assert.Contains(session.Host.Progress, p => p.RecordType == ProgressRecordType.Completed && p.Activity.StartsWith("Publishing", StringComparison.Ordinal));
+
         var pulled = _output.Combine("pulled");
         var saved = session.Run("Save-OciArtifact \"oci:$($args[0]):v1\" -Path $args[1] -PassThru", layout, pulled);
         saved.ThrowIfFailed();
@@ -84,6 +86,22 @@ public sealed class ArtifactCommandTests(FixtureImages images) : IClassFixture<F
         Assert.Contains("bad.yaml:4:11:", error.Exception.Message, StringComparison.Ordinal);
         Assert.Contains("bad.yaml:5:15:", error.Exception.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(_output.Combine("never")));
+    }
+
+    [Fact]
+    public void Save_refuses_to_overwrite_without_Force_and_reports_a_bad_platform()
+    {
+        using var session = Session();
+        var layout = _output.Combine("layout");
+        session.Run("Publish-OciArtifact ./artifact/multi.yaml \"oci:$($args[0]):tools\"", layout).ThrowIfFailed();
+        var target = _output.Combine("tools");
+        session.Run("Save-OciArtifact \"oci:$($args[0]):tools\" -Path $args[1] -Platform linux/arm64", layout, target).ThrowIfFailed();
+        Assert.Equal("arm64 tool\n", File.ReadAllText(Path.Combine(target, "tool")));
+
+        var again = session.Run("Save-OciArtifact \"oci:$($args[0]):tools\" -Path $args[1] -Platform linux/arm64", layout, target);
+        Assert.Equal("ArtifactFileExists,OciPS.Commands.SaveOciArtifactCommand", Assert.Single(again.Errors).FullyQualifiedErrorId);
+        var missing = session.Run("Save-OciArtifact \"oci:$($args[0]):tools\" -Path $args[1] -Platform linux/s390x", layout, _output.Combine("none"));
+        Assert.Equal("PlatformNotFound,OciPS.Commands.SaveOciArtifactCommand", Assert.Single(missing.Errors).FullyQualifiedErrorId);
     }
 
     [Fact]
