@@ -26,6 +26,9 @@
         'Clear-OciCache'
         'ConvertTo-OciGitRepo'
         'New-OciImage'
+        'Publish-OciArtifact'
+        'Save-OciArtifact'
+        'Start-OciRegistryProxy'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
