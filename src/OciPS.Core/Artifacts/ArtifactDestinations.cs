@@ -5,17 +5,18 @@ using OciPS.Core.References;
 namespace OciPS.Core.Artifacts;
 
 /// <summary>
-/// Opens where artifacts are published. Only OCI layouts until the registry client lands; then
-/// registry locations open its <see cref="IImageDestination"/> here and nothing else changes.
+/// Opens where artifacts are published: an OCI layout (which keeps untagged referrers listed), or a
+/// registry repository.
 /// </summary>
 public static class ArtifactDestinations
 {
-    public static IImageDestination Open(ImageLocation location) => location.Transport switch
+    public static IImageDestination Open(ImageLocation location, ImageDestinationOptions? options = null) => location.Transport switch
     {
         LocationTransport.OciLayout => LayoutDestination.Open(location),
+        LocationTransport.Registry => ImageDestinations.Open(location, options),
         _ => throw new UnsupportedContentException(
             "ArtifactDestinationUnsupported",
-            $"'{location.Original}' is a {location.Transport} location; this version of OciPS publishes artifacts to oci: layouts only (serve one with Start-OciRegistryProxy, or copy it with skopeo).",
+            $"'{location.Original}' is a {location.Transport} location; artifacts are published to registries and oci: layouts.",
             location.Original),
     };
 

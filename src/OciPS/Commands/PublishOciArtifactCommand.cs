@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Management.Automation;
 using System.Text;
 using OciPS.Core.Artifacts;
+using OciPS.Core.Content;
 using OciPS.Core.Model;
 using OciPS.Core.References;
 using OciPS.Infrastructure;
@@ -14,7 +15,7 @@ namespace OciPS.Commands;
 /// <summary>Packs the files, directories, downloads and images a YAML pack file names into an OCI artifact and pushes it.</summary>
 [Cmdlet(VerbsData.Publish, "OciArtifact", SupportsShouldProcess = true)]
 [OutputType(typeof(PublishedArtifact))]
-public sealed class PublishOciArtifactCommand : OciCmdlet
+public sealed class PublishOciArtifactCommand : RegistryCmdlet
 {
     /// <summary>The pack file (YAML).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -22,7 +23,7 @@ public sealed class PublishOciArtifactCommand : OciCmdlet
     [ValidateNotNullOrEmpty]
     public string PackFile { get; set; } = string.Empty;
 
-    /// <summary>Where the artifact goes: oci:DIR:TAG (registries once the registry client is in).</summary>
+    /// <summary>Where the artifact goes: a registry reference (host/repository:tag) or oci:DIR:TAG.</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
     public string Destination { get; set; } = string.Empty;
@@ -81,7 +82,7 @@ public sealed class PublishOciArtifactCommand : OciCmdlet
                         return;
                     }
 
-                    var target = ArtifactDestinations.Open(destination);
+                    var target = ArtifactDestinations.Open(destination, new ImageDestinationOptions { Registry = RegistryOptionsFor(Credential) });
                     await using (target.ConfigureAwait(false))
                     {
                         var published = await ArtifactPublisher.PushAsync(plan, target, tag, progress, cancellationToken).ConfigureAwait(false);
