@@ -189,6 +189,12 @@ public static class ArtifactPublisher
     /// Pushes a plan: blobs first (skipped when present, mounted when possible, bounded parallelism),
     /// then child manifests, then the root under <paramref name="tag"/>, then commits.
     /// </summary>
+    /// <summary>A layout destination takes the tag given here; other destinations name the top-level manifest after their location.</summary>
+    private static Task PushManifestAsync(IImageDestination destination, ManifestContent manifest, string? tag, bool topLevel, CancellationToken cancellationToken) =>
+        destination is LayoutDestination layout
+            ? layout.PushManifestAsync(manifest, tag, cancellationToken)
+            : destination.PushManifestAsync(manifest, topLevel, cancellationToken);
+
     public static async Task<PublishedArtifact> PushAsync(ArtifactPlan plan, IImageDestination destination, string? tag, IProgress<OciProgress>? progress, CancellationToken cancellationToken)
     {
         int pushed = 0, skipped = 0, mounted = 0;
@@ -228,10 +234,10 @@ public static class ArtifactPublisher
 
         foreach (var child in plan.Children)
         {
-            await destination.PushManifestAsync(child.Content, null, cancellationToken).ConfigureAwait(false);
+            await PushManifestAsync(destination, child.Content, null, topLevel: false, cancellationToken).ConfigureAwait(false);
         }
 
-        await destination.PushManifestAsync(plan.Root.Content, tag, cancellationToken).ConfigureAwait(false);
+        await PushManifestAsync(destination, plan.Root.Content, tag, topLevel: true, cancellationToken).ConfigureAwait(false);
         await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
         progress?.Report(new OciProgress(parentKey, null, "Publishing " + plan.Pack.Path, "done", blobs.Count, blobs.Count, IsBytes: false, Completed: true));
 

@@ -55,6 +55,10 @@ public sealed class LayoutDestination : IImageDestination
 
     public Task<bool> TryMountBlobAsync(Descriptor descriptor, ImageReference from, CancellationToken cancellationToken) => Task.FromResult(false);
 
+    /// <summary>The interface's form: the top-level manifest takes the location's tag.</summary>
+    Task IImageDestination.PushManifestAsync(ManifestContent manifest, bool topLevel, CancellationToken cancellationToken) =>
+        PushManifestAsync(manifest, topLevel ? Location.Tag : null, cancellationToken);
+
     public async Task PushManifestAsync(ManifestContent manifest, string? tag, CancellationToken cancellationToken)
     {
         var descriptor = await _writer.WriteBlobAsync(manifest.Bytes, manifest.MediaType, cancellationToken).ConfigureAwait(false);
