@@ -22,10 +22,25 @@ public static class BuildOutput
     /// (a rename on the same file system): faster, but the source cannot be written again afterwards.
     /// </param>
     /// <param name="cancellationToken">Stops the write.</param>
-    public static async Task WriteAsync(IImageSource source, ImageLocation destination, bool moveStagedBlobs, CancellationToken cancellationToken)
+    public static async Task WriteAsync(IImageSource source, ImageLocation destination, bool moveStagedBlobs, CancellationToken cancellationToken) =>
+        await WriteAsync(source, destination, null, moveStagedBlobs, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Writes to any destination. Registries go through <see cref="ImageCopy"/>: blobs the registry
+    /// has are skipped (HEAD), base layers of another repository of the same registry are mounted,
+    /// only the new layers are uploaded.
+    /// </summary>
+    public static async Task<ImageCopyResult?> WriteAsync(IImageSource source, ImageLocation destination, ImageDestinationOptions? destinationOptions, bool moveStagedBlobs, CancellationToken cancellationToken)
     {
         switch (destination.Transport)
         {
+            case LocationTransport.Registry:
+                var registry = ImageDestinations.Open(destination, destinationOptions);
+                await using (registry.ConfigureAwait(false))
+                {
+                    return await ImageCopy.CopyAsync(source, registry, new ImageCopyOptions { AllPlatforms = true }, cancellationToken).ConfigureAwait(false);
+                }
+
             case LocationTransport.OciLayout:
                 await WriteLayoutAsync(source, destination.Path!, destination.Tag, moveStagedBlobs ? source as BuiltImageSource : null, cancellationToken).ConfigureAwait(false);
                 break;
@@ -48,8 +63,10 @@ public static class BuildOutput
                 await WriteArchiveAsync(destination.Path!, (temporary, ct) => WriteDockerArchiveAsync(source, temporary, destination.Reference?.FamiliarName, ct), cancellationToken).ConfigureAwait(false);
                 break;
             default:
-                throw new UnsupportedContentException("BuildDestinationUnsupported", $"New-OciImage cannot write to {destination.Transport} locations yet ('{destination.Original}'); use oci:, oci-archive: or docker-archive:.", destination.Original);
+                throw new UnsupportedContentException("BuildDestinationUnsupported", $"New-OciImage cannot write to {destination.Transport} locations ('{destination.Original}'); use a registry, oci:, oci-archive: or docker-archive:.", destination.Original);
         }
+
+        return null;
     }
 
     public static Task WriteAsync(IImageSource source, ImageLocation destination, CancellationToken cancellationToken) =>

@@ -11,7 +11,7 @@ namespace OciPS.Core.Build;
 /// (never copied, never recompressed). Copying this source to a destination pushes only what the
 /// destination lacks.
 /// </summary>
-public sealed class BuiltImageSource : IImageSource
+public sealed class BuiltImageSource : IImageSource, IBlobOrigins
 {
     private readonly OciLayoutWriter _staging;
     private readonly ConcurrentDictionary<Digest, IImageSource> _external;

@@ -212,7 +212,8 @@ public static class ImageCopy
                     return;
                 }
 
-                if (source is RegistrySource registrySource &&
+                var origin = source is IBlobOrigins origins ? origins.SourceOf(sourceBlob.Digest) ?? source : source;
+                if (origin is RegistrySource registrySource &&
                     await destination.TryMountBlobAsync(targetBlob, registrySource.Reference, cancellationToken).ConfigureAwait(false))
                 {
                     Interlocked.Increment(ref _mounted);

@@ -17,7 +17,7 @@ namespace OciPS.Commands;
 /// <summary>Builds an image from a Dockerfile and a build context without a container engine.</summary>
 [Cmdlet(VerbsCommon.New, "OciImage", SupportsShouldProcess = true)]
 [OutputType(typeof(OciImage), typeof(OciIndex))]
-public sealed class NewOciImageCommand : OciCmdlet
+public sealed class NewOciImageCommand : RegistryCmdlet
 {
     /// <summary>The build context directory.</summary>
     [Parameter(Position = 0)]
@@ -31,7 +31,7 @@ public sealed class NewOciImageCommand : OciCmdlet
     [ValidateNotNullOrEmpty]
     public string? File { get; set; }
 
-    /// <summary>Where the image goes: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG].</summary>
+    /// <summary>Where the image goes: a registry reference, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG].</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
@@ -71,6 +71,11 @@ public sealed class NewOciImageCommand : OciCmdlet
     /// <summary>Labels added to the image config (after the Dockerfile's LABELs).</summary>
     [Parameter]
     public Hashtable? Label { get; set; }
+
+    /// <summary>Credentials for the destination registry (default: -Credential, else stored ones).</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? DestinationCredential { get; set; }
 
     /// <summary>Returns the image (or index) written to the destination.</summary>
     [Parameter]
@@ -116,6 +121,7 @@ public sealed class NewOciImageCommand : OciCmdlet
             Annotations = Strings(Annotation),
             Labels = Strings(Label),
             ResolvePath = ResolvePath,
+            SourceOptions = SourceOptions,
             Progress = progress,
             Warning = Warning,
         };
@@ -136,16 +142,18 @@ public sealed class NewOciImageCommand : OciCmdlet
             return;
         }
 
+        var destinationOptions = new ImageDestinationOptions { Registry = RegistryOptionsFor(DestinationCredential ?? Credential), Force = true };
+        var sourceOptions = SourceOptions;
         RunAsync(async cancellationToken =>
         {
             try
             {
                 var result = await ImageBuilder.BuildAsync(options, cancellationToken).ConfigureAwait(false);
-                await BuildOutput.WriteAsync(result.Source, destination, moveStagedBlobs: true, cancellationToken).ConfigureAwait(false);
+                await BuildOutput.WriteAsync(result.Source, destination, destinationOptions, moveStagedBlobs: true, cancellationToken).ConfigureAwait(false);
                 Verbose($"Built {result.Digest} ({result.Images.Sum(i => i.NewLayers.Count)} new layer(s)) into {destination}.");
                 if (PassThru)
                 {
-                    await EmitAsync(await ImageLoader.LoadAsync(ImageSources.Open(destination), null, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+                    await EmitAsync(await ImageLoader.LoadAsync(ImageSources.Open(destination, sourceOptions), null, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (IsPerInput(ex))

@@ -511,4 +511,32 @@ public sealed class ImageBuilderTests : IDisposable
         socket.Start();
         return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
     }
+
+    [Fact]
+    public async Task FromARegistryPushesOnlyTheNewLayers()
+    {
+        using var registry = LocalRegistry.Start();
+        var baseLayout = _build.Combine("registry-base");
+        await Registry.RegistryFixture.WriteImageAsync(baseLayout, "v1");
+        Skopeo.Copy("oci:" + baseLayout + ":v1", $"docker://{registry.Host}/base/image:v1", registry.SkopeoOptions(destination: true));
+        _build.File("app.txt", "app");
+        File.WriteAllText(Path.Combine(_build.ContextDirectory, "Dockerfile"), $"FROM {registry.Host}/base/image:v1\nCOPY app.txt /srv/\nCMD [\"/srv/app.txt\"]\n");
+        var sourceOptions = Registry.RegistryFixture.Options(_build.Combine("cache"), registry);
+        var result = await OciPS.Core.Build.ImageBuilder.BuildAsync(
+            new ImageBuildOptions { ContextDirectory = _build.ContextDirectory, StagingDirectory = _build.Combine("registry-staging"), SourceOptions = sourceOptions, SourceDateEpoch = 1 },
+            CancellationToken.None);
+
+        var destination = OciPS.Core.References.ImageLocation.Parse($"{registry.Host}/team/app:1");
+        var copy = await BuildOutput.WriteAsync(result.Source, destination, new ImageDestinationOptions { Registry = sourceOptions.Registry }, moveStagedBlobs: false, CancellationToken.None);
+        Assert.NotNull(copy);
+        Assert.Equal(2, copy.BlobsMounted);
+        Assert.Equal(2, copy.BlobsCopied);
+        var inspect = Skopeo.Inspect($"docker://{registry.Host}/team/app:1", registry.SkopeoInspectOptions());
+        Assert.Equal(result.Digest.ToString(), inspect.GetProperty("Digest").GetString());
+        Assert.Equal(3, inspect.GetProperty("Layers").GetArrayLength());
+
+        var again = await BuildOutput.WriteAsync(result.Source, OciPS.Core.References.ImageLocation.Parse($"{registry.Host}/base/image:v2"), new ImageDestinationOptions { Registry = sourceOptions.Registry }, moveStagedBlobs: false, CancellationToken.None);
+        Assert.Equal(2, again!.BlobsSkipped);
+        Assert.Equal(2, again.BlobsCopied);
+    }
 }
