@@ -18,11 +18,8 @@
         'Get-OciFile'
         'Merge-OciLayer'
         'Export-OciRootfs'
-<<<<<<< HEAD
-        'ConvertTo-OciGitRepo'
-=======
         'Test-OciRootfs'
->>>>>>> main
+        'ConvertTo-OciGitRepo'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
