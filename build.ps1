@@ -45,14 +45,8 @@ if ($Test) {
 }
 
 if ($Package) {
-    $out = Join-Path $PSScriptRoot 'out'
-    $repository = "OciPS-build-$PID"
-    Register-PSResourceRepository -Name $repository -Uri $out -Trusted
-    try {
-        Publish-PSResource -Path (Join-Path $out 'OciPS') -Repository $repository
-    }
-    finally {
-        Unregister-PSResourceRepository -Name $repository
-    }
-    Get-ChildItem -Path $out -Filter 'OciPS.*.nupkg'
+    # The same packager the PackModule MSBuild target runs, so machines without pwsh get the same package.
+    dotnet build (Join-Path $PSScriptRoot 'src/OciPS') --configuration $Configuration -t:PackModule "-p:PackageOutputPath=$(Join-Path $PSScriptRoot 'out')"
+    if ($LASTEXITCODE -ne 0) { throw "packaging failed ($LASTEXITCODE)." }
+    Get-ChildItem -Path (Join-Path $PSScriptRoot 'out') -Filter 'OciPS.*.nupkg'
 }

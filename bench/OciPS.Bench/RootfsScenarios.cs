@@ -9,7 +9,7 @@ public sealed class ExportRootfsScenario : IBenchScenario
 {
     public string Name => "export-rootfs";
 
-    public string Usage => "<location> <destination> <Directory|Tar|...> [None|Gzip|Zstd]";
+    public string Usage => "<location> <destination> <Directory|Tar|SquashFs|...> [None|Gzip|Zstd] [block size] [level]";
 
     public async Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
@@ -19,6 +19,8 @@ public sealed class ExportRootfsScenario : IBenchScenario
         {
             Force = true,
             Compression = arguments.Count > 3 ? Enum.Parse<TarCompression>(arguments[3], ignoreCase: true) : TarCompression.None,
+            BlockSize = arguments.Count > 4 ? int.Parse(arguments[4], System.Globalization.CultureInfo.InvariantCulture) : null,
+            CompressionLevel = arguments.Count > 5 ? int.Parse(arguments[5], System.Globalization.CultureInfo.InvariantCulture) : null,
         };
         await using var sink = RootfsExport.CreateSink(format, Path.GetFullPath(arguments[1]), options, warning => Console.Error.WriteLine("warning: " + warning));
         var merger = LayerMerger.For(image, issue => Console.Error.WriteLine("issue: " + issue.Message));

@@ -123,4 +123,104 @@ public sealed class ExportOciRootfsTests(FixtureImages images) : IClassFixture<F
         Assert.False(Directory.Exists(target));
         Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
     }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public void SquashFs_WithABlockSize_IsReadByUnsquashfs()
+    {
+        using var session = Session();
+        var target = _output.Combine("rootfs.sqfs");
+        var result = session.Run("Export-OciRootfs oci:./layout:1.0 -Format SquashFs -BlockSize 64KB -Path $args[0] -PassThru", target);
+        result.ThrowIfFailed();
+        Assert.Equal(target, ((FileInfo)Assert.Single(result.Output).BaseObject).FullName);
+        var superblock = ProcessRunner.Run("unsquashfs", ["-s", target]).StandardOutput;
+        Assert.Contains("Block size 65536", superblock, StringComparison.Ordinal);
+        Assert.Contains("Compression gzip", superblock, StringComparison.Ordinal);
+        var listing = ProcessRunner.Run("unsquashfs", ["-lls", target]).StandardOutput;
+        Assert.Contains("squashfs-root/etc/new", listing, StringComparison.Ordinal);
+        Assert.Contains("squashfs-root/bin/alias -> tool", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("etc/old", listing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public async Task SquashFs_FromFilteredEntries_WithZstd_IsReproducible()
+    {
+        using var session = Session();
+        var first = _output.Combine("a.sqfs");
+        var second = _output.Combine("b.sqfs");
+        const string Command = "Merge-OciLayer oci:./layout:1.0 | Where-Object Path -like 'etc*' | Export-OciRootfs -Format SquashFs -Compression Zstd -CompressionLevel 19 -SourceDateEpoch 1000 -Path $args[0]";
+        session.Run(Command, first).ThrowIfFailed();
+        session.Run(Command, second).ThrowIfFailed();
+        Assert.Equal(await File.ReadAllBytesAsync(first), await File.ReadAllBytesAsync(second));
+        Assert.Contains("Compression zstd", ProcessRunner.Run("unsquashfs", ["-s", first]).StandardOutput, StringComparison.Ordinal);
+        var listing = ProcessRunner.Run("unsquashfs", ["-lls", first]).StandardOutput;
+        Assert.Contains("squashfs-root/etc/hello", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("bin", listing, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-Format Tar -BlockSize 65536", "ExportParameterNotApplicable")]
+    [InlineData("-Format SquashFs -Compression None", "ExportParameterNotApplicable")]
+    [InlineData("-Format SquashFs -BlockSize 5000", "SquashFsBlockSizeInvalid")]
+    [InlineData("-Format SquashFs -CompressionLevel 12", "SquashFsCompressionLevelInvalid")]
+    public void SquashFs_OptionsThatDoNotApply_AreClearErrors(string options, string errorId)
+    {
+        using var session = Session();
+        var target = _output.Combine("out.img");
+        var result = session.Run($"Export-OciRootfs oci:./layout:1.0 {options} -Path $args[0]", target);
+        Assert.Equal(errorId + ",OciPS.Commands.ExportOciRootfsCommand", Assert.Single(result.Errors).FullyQualifiedErrorId);
+        Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
+    }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public void Ext4_WithSizeLabelAndJournal_IsCleanForE2fsck()
+    {
+        using var session = Session();
+        var target = _output.Combine("rootfs.ext4");
+        var result = session.Run("Export-OciRootfs oci:./layout:1.0 -Format Ext4 -Size 64M -Label rootfs -Uuid 11111111-2222-3333-4444-555555555555 -Journal -Path $args[0] -PassThru", target);
+        result.ThrowIfFailed();
+        var file = (FileInfo)Assert.Single(result.Output).BaseObject;
+        Assert.Equal(target, file.FullName);
+        Assert.Equal(64L << 20, file.Length);
+        var check = ProcessRunner.Run("e2fsck", ["-fn", target], check: false);
+        Assert.True(check.ExitCode == 0, check.ToString());
+        var header = ProcessRunner.Run("dumpe2fs", ["-h", target]).StandardOutput;
+        Assert.Contains("has_journal", header, StringComparison.Ordinal);
+        Assert.Contains("Filesystem volume name:   rootfs", header, StringComparison.Ordinal);
+        Assert.Contains("11111111-2222-3333-4444-555555555555", header, StringComparison.Ordinal);
+        var listing = ProcessRunner.Run("debugfs", ["-R", "ls -p /etc", target]).StandardOutput;
+        Assert.Contains("/new/", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("/old/", listing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public void Ext4_FromFilteredEntries_HoldsOnlyThoseEntries()
+    {
+        using var session = Session();
+        var target = _output.Combine("etc.ext4");
+        session.Run("Merge-OciLayer oci:./layout:1.0 | Where-Object Path -like 'etc*' | Export-OciRootfs -Format Ext4 -BlockSize 1024 -Path $args[0]", target).ThrowIfFailed();
+        Assert.True(ProcessRunner.Run("e2fsck", ["-fn", target], check: false).ExitCode == 0);
+        Assert.Equal("hello", ProcessRunner.Run("debugfs", ["-R", "cat /etc/hello", target]).StandardOutput.Trim());
+        var root = ProcessRunner.Run("debugfs", ["-R", "ls -p /", target]).StandardOutput;
+        Assert.DoesNotContain("/bin/", root, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-Format Tar -Journal", "ExportParameterNotApplicable")]
+    [InlineData("-Format SquashFs -Size 1G", "ExportParameterNotApplicable")]
+    [InlineData("-Format Ext4 -Size lots", "Ext4SizeInvalid")]
+    [InlineData("-Format Ext4 -Size 16K", "Ext4SizeTooSmall")]
+    [InlineData("-Format Ext4 -Label a-label-of-17-byt", "Ext4LabelTooLong")]
+    [InlineData("-Format Ext4 -BlockSize 8192", "Ext4BlockSizeInvalid")]
+    public void Ext4_BadOptions_AreClearErrors(string options, string errorId)
+    {
+        using var session = Session();
+        var target = _output.Combine("out.img");
+        var result = session.Run($"Export-OciRootfs oci:./layout:1.0 {options} -Path $args[0]", target);
+        Assert.Equal(errorId + ",OciPS.Commands.ExportOciRootfsCommand", Assert.Single(result.Errors).FullyQualifiedErrorId);
+        Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
+    }
 }

@@ -57,3 +57,19 @@ public sealed class ModuleManifestTests
             .ToArray();
     }
 }
+
+/// <summary>The Pester suite cannot run here (no pwsh), but it must at least parse, so CI systems with pwsh can run it.</summary>
+public sealed class PesterSuiteTests
+{
+    [Fact]
+    public void PesterFiles_ParseWithoutErrors()
+    {
+        var files = Directory.GetFiles(Path.Combine(ModulePaths.RepositoryRoot, "tests", "Pester"), "*.ps1");
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            System.Management.Automation.Language.Parser.ParseFile(file, out _, out var errors);
+            Assert.True(errors.Length == 0, $"{file}: {string.Join("; ", errors.Select(e => $"line {e.Extent.StartLineNumber}: {e.Message}"))}");
+        }
+    }
+}

@@ -91,3 +91,24 @@ function Group-Object {
 
 function Format-Table { param([Parameter(ValueFromRemainingArguments)] $Rest, [Parameter(ValueFromPipeline)] $InputObject) process { $InputObject } }
 function Format-List { param([Parameter(ValueFromRemainingArguments)] $Rest, [Parameter(ValueFromPipeline)] $InputObject) process { $InputObject } }
+
+# New-Item and Set-Content (Management) for the examples that write a build context.
+function New-Item {
+    param(
+        [Parameter(Position = 0)] [string] $Path,
+        [string] $ItemType = 'File',
+        [switch] $Force
+    )
+    $full = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+    if ($ItemType -eq 'Directory') { [System.IO.Directory]::CreateDirectory($full) }
+    else { [System.IO.File]::WriteAllText($full, ''); [System.IO.FileInfo]::new($full) }
+}
+
+function Set-Content {
+    param(
+        [Parameter(Position = 0)] [string] $Path,
+        [Parameter(Position = 1)] [object[]] $Value
+    )
+    $full = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+    [System.IO.File]::WriteAllText($full, (($Value | ForEach-Object { [string]$_ }) -join "`n") + "`n")
+}

@@ -17,6 +17,14 @@ public static class Skopeo
     public static byte[] InspectConfigRaw(string location, params string[] globalOptions) =>
         System.Text.Encoding.UTF8.GetBytes(ProcessRunner.Run("skopeo", [.. globalOptions, "inspect", "--config", "--raw", location]).StandardOutput);
 
+    /// <summary>The raw manifest bytes, with options of the inspect command itself (<c>--creds</c>, <c>--tls-verify</c>).</summary>
+    public static byte[] InspectRawWith(string location, params string[] inspectOptions) =>
+        System.Text.Encoding.UTF8.GetBytes(ProcessRunner.Run("skopeo", ["inspect", .. inspectOptions, "--raw", location]).StandardOutput);
+
+    /// <summary><c>skopeo inspect</c> with options of the inspect command itself.</summary>
+    public static JsonElement InspectWith(string location, params string[] inspectOptions) =>
+        Json(ProcessRunner.Run("skopeo", ["inspect", .. inspectOptions, location]).StandardOutput);
+
     public static void Copy(string source, string destination, params string[] options) =>
         ProcessRunner.Run("skopeo", ["copy", "--quiet", .. options, source, destination]);
 

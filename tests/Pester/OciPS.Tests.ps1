@@ -127,6 +127,37 @@ Describe 'Export-OciRootfs and Test-OciRootfs' {
     }
 }
 
+Describe 'Export-OciRootfs -Format SquashFs' {
+    It 'writes a squashfs image, the same bytes twice with a SourceDateEpoch' {
+        $a = Join-Path $script:root 'a.sqfs'
+        $b = Join-Path $script:root 'b.sqfs'
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $a
+        Export-OciRootfs "oci:$($script:image.Path):1.0" -Format SquashFs -BlockSize 64KB -SourceDateEpoch 0 -Path $b
+        [System.Text.Encoding]::ASCII.GetString([System.IO.File]::ReadAllBytes($a), 0, 4) | Should -Be 'hsqs'
+        (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
+    }
+
+    It 'refuses a block size with another format' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Tar -BlockSize 65536 -Path (Join-Path $script:root 'x.tar') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ExportParameterNotApplicable,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
+
+Describe 'Export-OciRootfs -Format Ext4' {
+    It 'writes an ext4 image of the requested size' {
+        $target = Join-Path $script:root 'rootfs.ext4'
+        $file = Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Ext4 -Size 32M -Label pester -Path $target -PassThru
+        $file.Length | Should -Be 33554432
+        $bytes = [System.IO.File]::ReadAllBytes($target)
+        [System.BitConverter]::ToUInt16($bytes, 1024 + 0x38) | Should -Be 0xEF53
+    }
+
+    It 'refuses a label longer than 16 bytes' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Ext4 -Label 'a-label-of-17-byt' -Path (Join-Path $script:root 'x.ext4') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'Ext4LabelTooLong,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
+
 Describe 'ConvertTo-OciGitRepo' {
     It 'writes one commit per history step and Image.md' {
         $repo = Join-Path $script:root 'git-repo'
@@ -147,5 +178,107 @@ Describe 'ConvertTo-OciGitRepo' {
         $repo = Join-Path $script:root 'git-whatif'
         ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -WhatIf
         Test-Path $repo | Should -BeFalse
+    }
+}
+
+Describe 'New-OciImage' {
+    BeforeAll {
+        $script:context = Join-Path $script:root 'build-context'
+        New-Item -ItemType Directory -Path $script:context -Force | Out-Null
+        Set-Content -Path (Join-Path $script:context 'app.txt') -Value 'app'
+    }
+
+    It 'adds a layer on top of a base image' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM oci:$($script:image.Path):1.0`nCOPY app.txt /srv/`nCMD [`"/srv/app.txt`"]"
+        $built = New-OciImage -Path $script:context -Destination "oci:$(Join-Path $script:root 'built'):app" -PassThru
+        $built.LayerCount | Should -Be 3
+        $built.Config.Config.Cmd | Should -Be @('/srv/app.txt')
+    }
+
+    It 'gives the same digest twice with a SourceDateEpoch' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM scratch`nCOPY app.txt /"
+        $first = New-OciImage $script:context "oci:$(Join-Path $script:root 'repro'):a" -SourceDateEpoch 1 -PassThru
+        $second = New-OciImage $script:context "oci:$(Join-Path $script:root 'repro'):b" -SourceDateEpoch 1 -PassThru
+        $second.Digest | Should -Be $first.Digest
+    }
+
+    It 'refuses RUN with the line number' {
+        Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM scratch`nRUN make"
+        { New-OciImage $script:context "oci:$(Join-Path $script:root 'never')" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DockerfileInstructionUnsupported,OciPS.Commands.NewOciImageCommand'
+    }
+}
+
+Describe 'Publish-OciArtifact and Save-OciArtifact' {
+    BeforeAll {
+        $script:artifactRoot = Join-Path $script:root 'artifact'
+        New-Item -ItemType Directory -Force -Path (Join-Path $script:artifactRoot 'data/sub') | Out-Null
+        Set-Content -Path (Join-Path $script:artifactRoot 'config.tmpl') -Value 'port: 80' -NoNewline
+        Set-Content -Path (Join-Path $script:artifactRoot 'data/sub/a.txt') -Value 'alpha' -NoNewline
+        Set-Content -Path (Join-Path $script:artifactRoot 'pack.yaml') -Value @'
+type: application/vnd.example.pester
+annotations:
+  channel: ${OCIPS_PESTER_CHANNEL:-stable}
+items:
+  - from: file://config.tmpl
+    type: application/vnd.example.template
+  - from: dir://data
+'@
+        $script:packFile = Join-Path $script:artifactRoot 'pack.yaml'
+    }
+
+    It 'publishes an OCI 1.1 artifact with its artifactType, annotations and layers' {
+        $published = Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:v1" -PassThru
+        $published.ArtifactType | Should -Be 'application/vnd.example.pester'
+        $published.Layers.Count | Should -Be 2
+        $published.Manifest.Manifest.Annotations['channel'] | Should -Be 'stable'
+        $published.Layers[1].Annotations['io.deis.oras.content.unpack'] | Should -Be 'true'
+    }
+
+    It 'gives the same digest for the same pack file' {
+        $a = Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:a" -PassThru
+        $b = Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:b" -PassThru
+        $a.Digest.ToString() | Should -Be $b.Digest.ToString()
+    }
+
+    It 'writes nothing with -WhatIf' {
+        Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/whatif:v1" -WhatIf
+        Test-Path (Join-Path $script:artifactRoot 'whatif') | Should -BeFalse
+    }
+
+    It 'reports every pack file problem with its line' {
+        $bad = Join-Path $script:artifactRoot 'bad.yaml'
+        Set-Content -Path $bad -Value "items:`n  - from: ftp://x/y`n  - from: missing.bin`n"
+        Publish-OciArtifact $bad "oci:$($script:artifactRoot)/bad" -ErrorVariable failure -ErrorAction SilentlyContinue
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'PackFileInvalid,*'
+        $failure[0].Exception.Message | Should -Match 'bad\.yaml:2:11:'
+        $failure[0].Exception.Message | Should -Match 'bad\.yaml:3:11:'
+    }
+
+    It 'restores the files bit-identically' {
+        Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:v1"
+        $target = Join-Path $script:artifactRoot 'pulled'
+        $saved = Save-OciArtifact "oci:$($script:artifactRoot)/out:v1" -Path $target -PassThru
+        $saved.Name | Should -Be @('config.tmpl', 'data')
+        (Get-FileHash (Join-Path $target 'config.tmpl')).Hash | Should -Be (Get-FileHash (Join-Path $script:artifactRoot 'config.tmpl')).Hash
+        Get-Content -Raw (Join-Path $target 'data/sub/a.txt') | Should -Be 'alpha'
+    }
+}
+
+Describe 'Start-OciRegistryProxy' {
+    It 'serves a layout as a job that Stop-Job ends' {
+        $proxy = Start-OciRegistryProxy $script:image.Path -Name pester/app
+        try {
+            $proxy.State | Should -Be 'Running'
+            $info = Receive-Job $proxy
+            $info.Repository | Should -Be "127.0.0.1:$($info.Port)/pester/app"
+            $tags = Invoke-RestMethod "http://$($info.Host)/v2/pester/app/tags/list"
+            $tags.tags | Should -Contain '1.0'
+        }
+        finally {
+            Stop-Job $proxy
+        }
+        (Get-Job -Id $proxy.Id).State | Should -Be 'Stopped'
+        Remove-Job $proxy
     }
 }

@@ -286,7 +286,7 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
         if (stage.StartsEmpty && target.Length > 0)
         {
             var parents = new SortedDictionary<string, LayerItem>(StringComparer.Ordinal);
-            AddParents(parents, stage, target + "/", epoch ?? UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow));
+            AddParents(parents, stage, destinationIsDirectory || sources.Length > 1 ? target + "/" : target, epoch ?? UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow));
             pending.AddRange(parents.Values);
         }
 

@@ -32,6 +32,17 @@ public interface IImageSource
 }
 
 /// <summary>
+/// A source that can start fetching blobs before they are opened (a registry: downloads into the
+/// cache, in parallel up to its limit). The merge asks for every layer, newest first, as it starts, so
+/// lower layers download while the upper ones are merged.
+/// </summary>
+public interface IPrefetchingSource
+{
+    /// <summary>Starts fetching a blob (or joins the fetch under way); completes when it is ready to open.</summary>
+    Task PrefetchAsync(Descriptor descriptor, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// What a location resolved to: the manifest or index, and the image's name when the location knows
 /// one (a registry reference, a layout's ref name, a docker archive's repo tag).
 /// </summary>

@@ -45,10 +45,26 @@ public sealed class LayerMerger
     public static LayerMerger For(OciImage image, Action<MergeIssue>? report = null, IProgress<OciProgress>? progress = null) =>
         new(MergeLayer.Of(image), report, progress, "Merging " + image.Reference);
 
+    /// <summary>
+    /// Starts every layer's fetch, newest first (the order the merge reads them), so lower layers
+    /// download while upper ones are merged. A failed fetch surfaces when its layer is opened.
+    /// </summary>
+    private void StartPrefetching(CancellationToken cancellationToken)
+    {
+        for (var position = _layers.Count - 1; position >= 0; position--)
+        {
+            if (_layers[position].Prefetch is { } prefetch)
+            {
+                _ = prefetch(cancellationToken).ContinueWith(static task => _ = task.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+        }
+    }
+
     /// <summary>The merged entries, newest layer first. A file's content is readable until the next entry is requested.</summary>
     public async IAsyncEnumerable<MergedEntry> MergeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var parentKey = "merge:" + _activity;
+        StartPrefetching(cancellationToken);
         for (var position = _layers.Count - 1; position >= 0; position--)
         {
             var layer = _layers[position];

@@ -12,9 +12,15 @@ namespace OciPS.Core.Merge;
 /// <param name="Open">Streams the layer's raw entries (whiteouts typed), content valid until the next entry.</param>
 public sealed record MergeLayer(int Index, string Name, Func<CancellationToken, IAsyncEnumerable<LayerEntry>> Open)
 {
+    /// <summary>Starts fetching the layer ahead of <see cref="Open"/> (a registry download); null where there is nothing to fetch.</summary>
+    public Func<CancellationToken, Task>? Prefetch { get; init; }
+
     /// <summary>The layers of an image, bottom first (empty history steps have none).</summary>
     public static IReadOnlyList<MergeLayer> Of(OciImage image) =>
-        image.Layers.Select(layer => new MergeLayer(layer.Index!.Value, layer.DisplayName, ct => LayerReader.ReadAsync(layer, ct))).ToArray();
+        image.Layers.Select(layer => new MergeLayer(layer.Index!.Value, layer.DisplayName, ct => LayerReader.ReadAsync(layer, ct))
+        {
+            Prefetch = image.Source is Content.IPrefetchingSource source && layer.Descriptor is { } blob ? ct => source.PrefetchAsync(blob, ct) : null,
+        }).ToArray();
 }
 
 /// <summary>

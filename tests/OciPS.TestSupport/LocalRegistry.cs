@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace OciPS.TestSupport;
+
+/// <summary>How a test registry authenticates.</summary>
+public enum RegistryAuth
+{
+    /// <summary>No authentication (plain HTTP, anonymous push and pull).</summary>
+    None,
+
+    /// <summary>htpasswd basic authentication.</summary>
+    Basic,
+
+    /// <summary>The registry's <c>token</c> auth, with a <see cref="TokenIssuer"/> running in the test process.</summary>
+    Bearer,
+}
+
+/// <summary>
+/// A real <c>docker-registry</c> (distribution) on a free 127.0.0.1 port, with a generated config:
+/// filesystem storage in a temporary directory, plain HTTP, and optionally htpasswd or token auth.
+/// </summary>
+public sealed class LocalRegistry : IDisposable
+{
+    public const string Username = "tester";
+    public const string Password = "s3cret-Pa55";
+    private readonly TempDirectory _directory;
+    private readonly Process _process;
+
+    private LocalRegistry(TempDirectory directory, Process process, int port, RegistryAuth auth, TokenIssuer? issuer)
+    {
+        _directory = directory;
+        _process = process;
+        Port = port;
+        Auth = auth;
+        Issuer = issuer;
+    }
+
+    public int Port { get; }
+
+    /// <summary><c>127.0.0.1:port</c>, as a reference's registry part.</summary>
+    public string Host => "127.0.0.1:" + Port.ToString(CultureInfo.InvariantCulture);
+
+    public RegistryAuth Auth { get; }
+
+    /// <summary>The token issuer of a Bearer registry.</summary>
+    public TokenIssuer? Issuer { get; }
+
+    /// <summary>Where the registry stores its data.</summary>
+    public string StorageDirectory => Path.Combine(_directory.Path, "storage");
+
+    /// <summary>skopeo options for this registry (no TLS, credentials when needed).</summary>
+    public string[] SkopeoOptions(bool destination = false) => Auth == RegistryAuth.None
+        ? [destination ? "--dest-tls-verify=false" : "--src-tls-verify=false"]
+        : [destination ? "--dest-tls-verify=false" : "--src-tls-verify=false", destination ? "--dest-creds" : "--src-creds", Username + ":" + Password];
+
+    /// <summary>skopeo inspect options for this registry.</summary>
+    public string[] SkopeoInspectOptions() => Auth == RegistryAuth.None
+        ? ["--tls-verify=false"]
+        : ["--tls-verify=false", "--creds", Username + ":" + Password];
+
+    public static LocalRegistry Start(RegistryAuth auth = RegistryAuth.None)
+    {
+        // A free port can be taken by a parallel test between probing and binding: try again then.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return StartOnce(auth);
+            }
+            catch (InvalidOperationException) when (attempt < 4)
+            {
+            }
+        }
+    }
+
+    private static LocalRegistry StartOnce(RegistryAuth auth)
+    {
+        var directory = new TempDirectory();
+        TokenIssuer? issuer = null;
+        try
+        {
+            var port = FreePort();
+            var storage = Path.Combine(directory.Path, "storage");
+            Directory.CreateDirectory(storage);
+            var config = new StringBuilder();
+            config.Append(CultureInfo.InvariantCulture, $"""
+                version: 0.1
+                log:
+                  level: error
+                  accesslog:
+                    disabled: true
+                storage:
+                  filesystem:
+                    rootdirectory: {storage}
+                  delete:
+                    enabled: true
+                http:
+                  addr: 127.0.0.1:{port}
+                  secret: ocips-test-secret
+
+                """);
+            switch (auth)
+            {
+                case RegistryAuth.Basic:
+                    var htpasswd = Path.Combine(directory.Path, "htpasswd");
+                    var line = ProcessRunner.Run("htpasswd", ["-Bbn", Username, Password]).StandardOutput.Trim();
+                    File.WriteAllText(htpasswd, line + "\n");
+                    config.Append(CultureInfo.InvariantCulture, $"""
+                        auth:
+                          htpasswd:
+                            realm: ocips-test
+                            path: {htpasswd}
+
+                        """);
+                    break;
+                case RegistryAuth.Bearer:
+                    issuer = TokenIssuer.Start(Username, Password);
+                    var bundle = Path.Combine(directory.Path, "token-ca.pem");
+                    File.WriteAllText(bundle, issuer.CertificatePem);
+                    config.Append(CultureInfo.InvariantCulture, $"""
+                        auth:
+                          token:
+                            realm: {issuer.Realm}
+                            service: {TokenIssuer.Service}
+                            issuer: {TokenIssuer.IssuerName}
+                            rootcertbundle: {bundle}
+
+                        """);
+                    break;
+            }
+
+            var configPath = Path.Combine(directory.Path, "config.yml");
+            File.WriteAllText(configPath, config.ToString());
+            var start = new ProcessStartInfo(PeerTools.Resolve("docker-registry"))
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            start.ArgumentList.Add("serve");
+            start.ArgumentList.Add(configPath);
+            var process = Process.Start(start) ?? throw new InvalidOperationException("docker-registry did not start.");
+            var log = new StringBuilder();
+            process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var registry = new LocalRegistry(directory, process, port, auth, issuer);
+            try
+            {
+                registry.WaitUntilListening(log);
+            }
+            catch
+            {
+                registry.Dispose();
+                throw;
+            }
+
+            return registry;
+        }
+        catch
+        {
+            issuer?.Dispose();
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A free TCP port on 127.0.0.1.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+        Issuer?.Dispose();
+        _directory.Dispose();
+    }
+
+    private void WaitUntilListening(StringBuilder log)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                _process.WaitForExit();
+                throw new InvalidOperationException($"docker-registry exited with {_process.ExitCode}: {log}");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+
+        throw new TimeoutException($"docker-registry did not listen on {Host}: {log}");
+    }
+}
