@@ -68,7 +68,7 @@ public static class GitRepoConverter
 
             if (tree is null)
             {
-                tree = parent is null ? new RootfsTree() : RootfsTree.Load(repository, repository.Lookup<Commit>(parent));
+                tree = parent is null ? new RootfsTree() : RootfsTree.Load(repository.Lookup<Commit>(parent));
                 if (parent is not null)
                 {
                     log?.Invoke($"{reused} history step(s) of {image.Reference} are already in the repository; converting from step {position}.");
@@ -102,7 +102,7 @@ public static class GitRepoConverter
         }
         else
         {
-            tree ??= parent is null ? new RootfsTree() : RootfsTree.Load(repository, repository.Lookup<Commit>(parent));
+            tree ??= parent is null ? new RootfsTree() : RootfsTree.Load(repository.Lookup<Commit>(parent));
             using (var pack = new PackWriter(objects, stored, written))
             {
                 var markdown = GitObjects.WriteBlob(pack, Encoding.UTF8.GetBytes(ImageMarkdown.Render(image)));

@@ -118,7 +118,7 @@ internal sealed class RootfsTree
     }
 
     /// <summary>Rebuilds the model of a commit this converter wrote, from its rootfs tree and rootfs.meta.</summary>
-    public static RootfsTree Load(Repository repository, Commit commit)
+    public static RootfsTree Load(Commit commit)
     {
         var tree = new RootfsTree();
         var blobs = new Dictionary<string, ObjectId>(StringComparer.Ordinal);
@@ -155,7 +155,6 @@ internal sealed class RootfsTree
             }
         }
 
-        _ = repository;
         return tree;
     }
 

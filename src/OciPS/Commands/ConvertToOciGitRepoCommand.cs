@@ -72,7 +72,7 @@ public sealed class ConvertToOciGitRepoCommand : OciCmdlet
     protected override void ProcessRecord()
     {
         var location = ParameterSetName == LocationSet ? WithEngine(Image) : string.Empty;
-        var options = new ImageSourceOptions { PreferPodman = Engine == OciGitEngine.Podman };
+        var options = SourceOptions with { PreferPodman = Engine == OciGitEngine.Podman };
         if (!TryResolveImage(InputObject, location, Platform, out var resolve, out var target, options))
         {
             return;
