@@ -29,6 +29,7 @@ public sealed class Ext4Sink : IRootfsSink
     private readonly Ext4SinkOptions _options;
     private readonly Action<string>? _warn;
     private readonly SafeFileHandle _file;
+    private readonly Ext4DataWriter _data;
     private readonly Ext4Node _root;
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private readonly Ext4Geometry? _fixed;
@@ -57,6 +58,7 @@ public sealed class Ext4Sink : IRootfsSink
         HashSeed = [BitConverter.ToUInt32(seed, 0), BitConverter.ToUInt32(seed, 4), BitConverter.ToUInt32(seed, 8), BitConverter.ToUInt32(seed, 12)];
         ChecksumSeed = options.MetadataChecksums ? Ext4Format.Crc32C(~0u, Uuid) : null;
         _file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        _data = new Ext4DataWriter(_file);
     }
 
     internal byte[] Uuid { get; }
@@ -146,7 +148,7 @@ public sealed class Ext4Sink : IRootfsSink
         if (entry.Type == OciFileType.Directory && existing is { IsDirectory: true })
         {
             // A directory that came again (or was made as a parent first) keeps its names and takes the new metadata.
-            ApplyMetadata(existing, entry);
+            await ApplyMetadataAsync(existing, entry, cancellationToken).ConfigureAwait(false);
             existing.Implicit = false;
             return;
         }
@@ -157,7 +159,7 @@ public sealed class Ext4Sink : IRootfsSink
             OciFileType.File or OciFileType.Symlink or OciFileType.CharDevice or OciFileType.BlockDevice or OciFileType.Fifo or OciFileType.Socket => new Ext4Node { Type = entry.Type },
             _ => throw new ArgumentException($"A {entry.Type} entry ('{entry.Path}') cannot be written to an ext4 image.", nameof(entry)),
         };
-        ApplyMetadata(node, entry);
+        await ApplyMetadataAsync(node, entry, cancellationToken).ConfigureAwait(false);
         switch (entry.Type)
         {
             case OciFileType.Directory:
@@ -181,6 +183,7 @@ public sealed class Ext4Sink : IRootfsSink
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
+        await _data.FlushAsync(cancellationToken).ConfigureAwait(false);
         var writer = new Ext4ImageWriter(_file, _options, _root, _fixed, _next, Uuid, HashSeed, ChecksumSeed, _implicitTime, _destination);
         await writer.WriteAsync(cancellationToken).ConfigureAwait(false);
         _file.Dispose();
@@ -200,7 +203,7 @@ public sealed class Ext4Sink : IRootfsSink
         return ValueTask.CompletedTask;
     }
 
-    private void ApplyMetadata(Ext4Node node, OciFileEntry entry)
+    private async Task ApplyMetadataAsync(Ext4Node node, OciFileEntry entry, CancellationToken cancellationToken)
     {
         node.Mode = entry.Mode;
         node.Uid = Owner(entry.Uid, entry.Path);
@@ -226,7 +229,7 @@ public sealed class Ext4Sink : IRootfsSink
             var number = (uint)Allocate(1, entry.Path);
             var buffer = new byte[BlockSize];
             Ext4Xattrs.WriteBlock(buffer, block, number, ChecksumSeed);
-            RandomAccess.Write(_file, buffer, (long)number * BlockSize);
+            await _data.WriteAsync(buffer, (long)number * BlockSize, cancellationToken).ConfigureAwait(false);
             node.XattrBlock = number;
         }
     }
@@ -323,7 +326,7 @@ public sealed class Ext4Sink : IRootfsSink
                     if (to > from)
                     {
                         var position = (placed[r].Physical * bs) + (from - (placed[r].Start * bs));
-                        await RandomAccess.WriteAsync(_file, buffer.AsMemory((int)(from - offset), (int)(to - from)), position, cancellationToken).ConfigureAwait(false);
+                        await _data.WriteAsync(buffer.AsMemory((int)(from - offset), (int)(to - from)), position, cancellationToken).ConfigureAwait(false);
                     }
                 }
 
@@ -353,7 +356,7 @@ public sealed class Ext4Sink : IRootfsSink
 
         var block = Allocate(1, entry.Path);
         node.Extents = [new Ext4Extent(0, (uint)block, 1)];
-        await RandomAccess.WriteAsync(_file, target, block * BlockSize, cancellationToken).ConfigureAwait(false);
+        await _data.WriteAsync(target, block * BlockSize, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Takes the next blocks; fails as soon as a fixed-size image cannot also hold its metadata.</summary>
