@@ -48,10 +48,9 @@ public sealed class Ext4Sink : IRootfsSink
         _warn = warn;
         _fixed = fixedGeometry;
         _next = dataStart;
-        DataStart = dataStart;
         _limit = limit;
         _implicitTime = Clamp(options.SourceDateEpoch is { } epoch ? new UnixTime(epoch, 0) : UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow));
-        _root = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime, true);
+        _root = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime);
         Uuid = (options.Uuid ?? Guid.NewGuid()).ToByteArray(bigEndian: true);
         // A given UUID fixes the directory hash seed too, so -Uuid with -SourceDateEpoch gives the same bytes every time.
         var seed = options.Uuid is null ? RandomNumberGenerator.GetBytes(16) : SHA256.HashData([.. "ocips-ext4-hash-seed"u8, .. Uuid]);
@@ -66,8 +65,6 @@ public sealed class Ext4Sink : IRootfsSink
     internal uint[] HashSeed { get; }
 
     internal uint? ChecksumSeed { get; }
-
-    internal long DataStart { get; }
 
     private int BlockSize => _options.BlockSize;
 
@@ -149,13 +146,12 @@ public sealed class Ext4Sink : IRootfsSink
         {
             // A directory that came again (or was made as a parent first) keeps its names and takes the new metadata.
             await ApplyMetadataAsync(existing, entry, cancellationToken).ConfigureAwait(false);
-            existing.Implicit = false;
             return;
         }
 
         var node = entry.Type switch
         {
-            OciFileType.Directory => Ext4Node.Directory(entry.Mode, 0, 0, default, false),
+            OciFileType.Directory => Ext4Node.Directory(entry.Mode, 0, 0, default),
             OciFileType.File or OciFileType.Symlink or OciFileType.CharDevice or OciFileType.BlockDevice or OciFileType.Fifo or OciFileType.Socket => new Ext4Node { Type = entry.Type },
             _ => throw new ArgumentException($"A {entry.Type} entry ('{entry.Path}') cannot be written to an ext4 image.", nameof(entry)),
         };
@@ -383,7 +379,7 @@ public sealed class Ext4Sink : IRootfsSink
         {
             if (!node.Children!.TryGetValue(parts[i], out var child) || !child.IsDirectory)
             {
-                child = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime, true);
+                child = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime);
                 node.Children[parts[i]] = child;
                 _directories++;
             }
