@@ -69,10 +69,15 @@ public sealed class ModuleLoadContext : AssemblyLoadContext
             : RuntimeInformation.IsOSPlatform(OSPlatform.OSX)
                 ? new[] { name, "lib" + name + ".dylib", name + ".dylib" }
                 : new[] { name, "lib" + name + ".so", name + ".so" };
-        var rid = RuntimeIdentifier();
+        // The runtime's own identifier first: it says linux-musl-x64 on Alpine, where glibc builds do not load.
+        var rids = new[] { RuntimeInformation.RuntimeIdentifier, RuntimeIdentifier() };
         foreach (var fileName in fileNames)
         {
-            yield return Path.Combine(_binPath, "runtimes", rid, "native", fileName);
+            foreach (var rid in rids)
+            {
+                yield return Path.Combine(_binPath, "runtimes", rid, "native", fileName);
+            }
+
             yield return Path.Combine(_binPath, fileName);
         }
     }

@@ -11,7 +11,7 @@ namespace OciPS.Core.Build;
 /// (never copied, never recompressed). Copying this source to a destination pushes only what the
 /// destination lacks.
 /// </summary>
-public sealed class BuiltImageSource : IImageSource
+public sealed class BuiltImageSource : IImageSource, IBlobOrigins
 {
     private readonly OciLayoutWriter _staging;
     private readonly ConcurrentDictionary<Digest, IImageSource> _external;
@@ -67,6 +67,27 @@ public sealed class BuiltImageSource : IImageSource
 
     /// <summary>Whether the blob's bytes are in the staging directory (new in this build).</summary>
     public bool IsStaged(Digest digest) => _staging.HasBlob(digest);
+
+    /// <summary>Moves a staged blob to <paramref name="path"/> when both are on one file system; false when it must be copied.</summary>
+    internal bool TryMoveStaged(Digest digest, string path)
+    {
+        if (!_staging.HasBlob(digest))
+        {
+            return false;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.Move(_staging.BlobPath(digest), path, overwrite: false);
+            return true;
+        }
+        catch (IOException)
+        {
+            // Another file system (copy instead), or another writer put the same content there first.
+            return File.Exists(path);
+        }
+    }
 
     /// <summary>The source that holds a base blob, or null when the blob is staged.</summary>
     public IImageSource? SourceOf(Digest digest) => _external.TryGetValue(digest, out var source) ? source : null;

@@ -12,7 +12,7 @@ namespace OciPS.Core.Registry;
 /// <see cref="ImageSourceOptions.ThrottleLimit"/> downloads run at once, and two requests for the same
 /// blob share one download.
 /// </summary>
-public sealed class RegistrySource : IImageSource, IDisposable
+public sealed class RegistrySource : IImageSource, IPrefetchingSource, IDisposable
 {
     private readonly ImageSourceOptions _options;
     private readonly RegistryClient _client;
@@ -84,6 +84,9 @@ public sealed class RegistrySource : IImageSource, IDisposable
         await EnsureCachedAsync(descriptor, cancellationToken).ConfigureAwait(false);
         return Cache.OpenBlob(descriptor, $"The cached blob {descriptor.Digest} of {Name}");
     }
+
+    /// <summary>The merge's early start on a layer: the same download <see cref="OpenBlobAsync"/> would wait for.</summary>
+    public Task PrefetchAsync(Descriptor descriptor, CancellationToken cancellationToken) => EnsureCachedAsync(descriptor, cancellationToken);
 
     /// <summary>Downloads a blob into the cache unless it is there already.</summary>
     public Task EnsureCachedAsync(Descriptor descriptor, CancellationToken cancellationToken)

@@ -39,6 +39,7 @@ public sealed class ConvertToOciGitRepoCommand : OciCmdlet
     /// <summary>An image location (or, with -Engine, a bare image name or tarball path).</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = LocationSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = string.Empty;
 

@@ -17,7 +17,7 @@ namespace OciPS.Commands;
 /// <summary>Writes an image's merged filesystem (or merged entries from the pipeline) as a directory, a tar, a squashfs or an ext4 image.</summary>
 [Cmdlet(VerbsData.Export, "OciRootfs", DefaultParameterSetName = LocationSet, SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
-public sealed class ExportOciRootfsCommand : OciCmdlet
+public sealed class ExportOciRootfsCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";
@@ -32,6 +32,7 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     /// <summary>An image location.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = LocationSet)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = string.Empty;
 

@@ -10,7 +10,7 @@ namespace OciPS.Commands;
 /// <summary>Merges an image's layers into its filesystem, one entry per path, streaming.</summary>
 [Cmdlet(VerbsData.Merge, "OciLayer", DefaultParameterSetName = LocationSet)]
 [OutputType(typeof(OciFileEntry))]
-public sealed class MergeOciLayerCommand : OciCmdlet
+public sealed class MergeOciLayerCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";
@@ -18,6 +18,7 @@ public sealed class MergeOciLayerCommand : OciCmdlet
     /// <summary>An image location.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = LocationSet)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = string.Empty;
 

@@ -17,7 +17,7 @@ namespace OciPS.Commands;
 /// <summary>Builds an image from a Dockerfile and a build context without a container engine.</summary>
 [Cmdlet(VerbsCommon.New, "OciImage", SupportsShouldProcess = true)]
 [OutputType(typeof(OciImage), typeof(OciIndex))]
-public sealed class NewOciImageCommand : OciCmdlet
+public sealed class NewOciImageCommand : RegistryCmdlet
 {
     /// <summary>The build context directory.</summary>
     [Parameter(Position = 0)]
@@ -31,8 +31,9 @@ public sealed class NewOciImageCommand : OciCmdlet
     [ValidateNotNullOrEmpty]
     public string? File { get; set; }
 
-    /// <summary>Where the image goes: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG].</summary>
+    /// <summary>Where the image goes: a registry reference, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG].</summary>
     [Parameter(Mandatory = true, Position = 1)]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Destination { get; set; } = string.Empty;
 
@@ -71,6 +72,11 @@ public sealed class NewOciImageCommand : OciCmdlet
     [Parameter]
     public Hashtable? Label { get; set; }
 
+    /// <summary>Credentials for the destination registry (default: -Credential, else stored ones).</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? DestinationCredential { get; set; }
+
     /// <summary>Returns the image (or index) written to the destination.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -97,7 +103,9 @@ public sealed class NewOciImageCommand : OciCmdlet
             return;
         }
 
-        var staging = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ocips-build-" + Guid.NewGuid().ToString("N")[..12]);
+        // Staged next to an OCI layout destination, new blobs are moved into it (one file system) instead of copied.
+        var stagingParent = destination.Transport == LocationTransport.OciLayout ? System.IO.Path.GetDirectoryName(destination.Path!) : null;
+        var staging = System.IO.Path.Combine(stagingParent ?? System.IO.Path.GetTempPath(), ".ocips-build-" + Guid.NewGuid().ToString("N")[..12]);
         var progress = new ProgressReporter(Progress);
         var options = new ImageBuildOptions
         {
@@ -113,6 +121,7 @@ public sealed class NewOciImageCommand : OciCmdlet
             Annotations = Strings(Annotation),
             Labels = Strings(Label),
             ResolvePath = ResolvePath,
+            SourceOptions = SourceOptions,
             Progress = progress,
             Warning = Warning,
         };
@@ -133,16 +142,18 @@ public sealed class NewOciImageCommand : OciCmdlet
             return;
         }
 
+        var destinationOptions = new ImageDestinationOptions { Registry = RegistryOptionsFor(DestinationCredential ?? Credential), Force = true };
+        var sourceOptions = SourceOptions;
         RunAsync(async cancellationToken =>
         {
             try
             {
                 var result = await ImageBuilder.BuildAsync(options, cancellationToken).ConfigureAwait(false);
-                await BuildOutput.WriteAsync(result.Source, destination, cancellationToken).ConfigureAwait(false);
+                await BuildOutput.WriteAsync(result.Source, destination, destinationOptions, moveStagedBlobs: true, cancellationToken).ConfigureAwait(false);
                 Verbose($"Built {result.Digest} ({result.Images.Sum(i => i.NewLayers.Count)} new layer(s)) into {destination}.");
                 if (PassThru)
                 {
-                    await EmitAsync(await ImageLoader.LoadAsync(ImageSources.Open(destination), null, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+                    await EmitAsync(await ImageLoader.LoadAsync(ImageSources.Open(destination, sourceOptions), null, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (IsPerInput(ex))

@@ -27,6 +27,7 @@ public sealed class TestOciRootfsCommand : OciCmdlet
     /// <summary>The image the tree should hold, as a location.</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = LocationSet)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = string.Empty;
 

@@ -128,6 +128,17 @@ public sealed class ImageBuilderTests : IDisposable
     }
 
     [Fact]
+    public async Task OnbuildTriggersOfTheBaseRunAfterFrom()
+    {
+        _build.File("a.txt", "a").File("b.txt", "b");
+        var parent = _build.Combine("parent");
+        await _build.BuildAsync("FROM scratch\nONBUILD COPY a.txt /from-trigger.txt\n", "oci:" + parent + ":p", o => o with { Format = BuildFormat.Oci });
+        var (_, tree) = await _build.BuildTreeAsync($"FROM oci:{parent}:p\nCOPY b.txt /\n");
+        BuildHarness.AssertTree(["b.txt file 644 0:0 =b", "from-trigger.txt file 644 0:0 =a"], tree);
+        Assert.False(Config("oci:" + _build.Combine("out-" + 1)).GetProperty("config").TryGetProperty("OnBuild", out _));
+    }
+
+    [Fact]
     public async Task ArgsFollowDockerScopes()
     {
         _build.File("a.txt", "a");
@@ -499,5 +510,33 @@ public sealed class ImageBuilderTests : IDisposable
         using var socket = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         socket.Start();
         return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task FromARegistryPushesOnlyTheNewLayers()
+    {
+        using var registry = LocalRegistry.Start();
+        var baseLayout = _build.Combine("registry-base");
+        await Registry.RegistryFixture.WriteImageAsync(baseLayout, "v1");
+        Skopeo.Copy("oci:" + baseLayout + ":v1", $"docker://{registry.Host}/base/image:v1", registry.SkopeoOptions(destination: true));
+        _build.File("app.txt", "app");
+        File.WriteAllText(Path.Combine(_build.ContextDirectory, "Dockerfile"), $"FROM {registry.Host}/base/image:v1\nCOPY app.txt /srv/\nCMD [\"/srv/app.txt\"]\n");
+        var sourceOptions = Registry.RegistryFixture.Options(_build.Combine("cache"), registry);
+        var result = await OciPS.Core.Build.ImageBuilder.BuildAsync(
+            new ImageBuildOptions { ContextDirectory = _build.ContextDirectory, StagingDirectory = _build.Combine("registry-staging"), SourceOptions = sourceOptions, SourceDateEpoch = 1 },
+            CancellationToken.None);
+
+        var destination = OciPS.Core.References.ImageLocation.Parse($"{registry.Host}/team/app:1");
+        var copy = await BuildOutput.WriteAsync(result.Source, destination, new ImageDestinationOptions { Registry = sourceOptions.Registry }, moveStagedBlobs: false, CancellationToken.None);
+        Assert.NotNull(copy);
+        Assert.Equal(2, copy.BlobsMounted);
+        Assert.Equal(2, copy.BlobsCopied);
+        var inspect = Skopeo.Inspect($"docker://{registry.Host}/team/app:1", registry.SkopeoInspectOptions());
+        Assert.Equal(result.Digest.ToString(), inspect.GetProperty("Digest").GetString());
+        Assert.Equal(3, inspect.GetProperty("Layers").GetArrayLength());
+
+        var again = await BuildOutput.WriteAsync(result.Source, OciPS.Core.References.ImageLocation.Parse($"{registry.Host}/base/image:v2"), new ImageDestinationOptions { Registry = sourceOptions.Registry }, moveStagedBlobs: false, CancellationToken.None);
+        Assert.Equal(2, again!.BlobsSkipped);
+        Assert.Equal(2, again.BlobsCopied);
     }
 }

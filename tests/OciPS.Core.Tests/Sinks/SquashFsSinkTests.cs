@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using OciPS.Core.Layers;
 using OciPS.Core.Merge;
 using OciPS.Core.Model;
 using OciPS.Core.Sinks.Directory;
 using OciPS.Core.Sinks.SquashFs;
+using OciPS.Core.Tests.Layers;
 using OciPS.Core.Tests.Merge;
 using OciPS.TestSupport;
 using Xunit;
@@ -129,6 +131,41 @@ public sealed partial class SquashFsSinkTests : IDisposable
     }
 
     [RootTheory]
+    [InlineData("gnu", "--sparse")]
+    [InlineData("posix", "--sparse", "--sparse-version=1.0")]
+    public async Task AGnuTarLayerWithSparseFiles_MountsAsTheTreeItWasMadeFrom(string format, params string[] options)
+    {
+        using var tree = new GnuTarTree();
+        var archive = tree.Archive(format, options);
+        var image = _temp.Combine("gnu.sqfs");
+        await using (var sink = SquashFsSink.Create(image, new SquashFsSinkOptions()))
+        {
+            var layer = new MergeLayer(0, "gnu", ct => LayerReader.ReadAsync(File.OpenRead(archive), null, 0, null, "gnu", ct));
+            await foreach (var merged in new LayerMerger([layer], _ => { }).MergeAsync(CancellationToken.None))
+            {
+                await sink.AddAsync(merged.Entry, merged.Content, CancellationToken.None);
+            }
+
+            await sink.CompleteAsync(CancellationToken.None);
+        }
+
+        // 64 MiB of sparse file and 3 MiB of random bytes: the holes take no space.
+        Assert.True(new FileInfo(image).Length < 4 << 20, $"the image has {new FileInfo(image).Length} bytes");
+        var mountPoint = _temp.Combine("mnt");
+        Directory.CreateDirectory(mountPoint);
+        ProcessRunner.Run("mount", ["-t", "squashfs", "-o", "loop,ro", image, mountPoint]);
+        try
+        {
+            var differences = TreeSnapshot.Differences(TreeSnapshot.Capture(tree.Root), TreeSnapshot.Capture(mountPoint), SquashFsImages.Seconds);
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
+        }
+        finally
+        {
+            ProcessRunner.Run("umount", [mountPoint], check: false);
+        }
+    }
+
+    [RootTheory]
     [MemberData(nameof(Settings))]
     public async Task UnsquashfsExtraction_EqualsTheDirectoryExport(SquashFsCompression compression, int blockSize)
     {
@@ -190,6 +227,39 @@ public sealed partial class SquashFsSinkTests : IDisposable
         await using var sink = SquashFsSink.Create(_temp.Combine("direct.sqfs"), new SquashFsSinkOptions());
         var error = await Assert.ThrowsAsync<OciException>(async () => await sink.AddAsync(new OciFileEntry { Path = "a/../../x", Type = OciFileType.Fifo }, null, CancellationToken.None));
         Assert.Equal("ExportEntryUnsafe", error.ErrorId);
+    }
+
+    [RootFact]
+    public async Task AnImageWithoutFragmentsOrXattrs_Mounts()
+    {
+        var block = new byte[4096];
+        new Random(5).NextBytes(block);
+        var image = await WriteImageAsync("plain.sqfs", new SquashFsSinkOptions { BlockSize = 4096 }, [new TarLayer().File("one-block", block).Dir("empty")]);
+        var superblock = ProcessRunner.Run("unsquashfs", ["-s", image]).StandardOutput;
+        Assert.Contains("Number of fragments 0", superblock, StringComparison.Ordinal);
+        Assert.Contains("Xattrs are not stored", superblock, StringComparison.Ordinal);
+        var mountPoint = _temp.Combine("mnt");
+        Directory.CreateDirectory(mountPoint);
+        ProcessRunner.Run("mount", ["-t", "squashfs", "-o", "loop,ro", image, mountPoint]);
+        try
+        {
+            Assert.Equal(block, await File.ReadAllBytesAsync(Path.Combine(mountPoint, "one-block")));
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(mountPoint, "empty")));
+        }
+        finally
+        {
+            ProcessRunner.Run("umount", [mountPoint], check: false);
+        }
+    }
+
+    [Fact]
+    public async Task ANameLongerThanSquashFsHolds_IsAnErrorNamingIt_AndLeavesNothing()
+    {
+        var name = "data/" + new string('\u00e9', 129);
+        var error = await Assert.ThrowsAsync<OciException>(() => WriteImageAsync("long.sqfs", new SquashFsSinkOptions(), [new TarLayer().File("ok", "ok").File(name, "x")]));
+        Assert.Equal("SquashFsNameTooLong", error.ErrorId);
+        Assert.Equal(name, error.Target);
+        Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
     }
 
     [Theory]

@@ -154,9 +154,11 @@ public sealed class DirectorySink : IRootfsSink
                     throw new InvalidDataException($"The content of '{entry.Path}' ended after {offset} of its {entry.Size} bytes.");
                 }
 
+                // Synchronous writes: the handle is not opened for async I/O, so an async write would only
+                // hop to the thread pool and back for every chunk of every file.
                 if (regions is null)
                 {
-                    await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, read), offset, cancellationToken).ConfigureAwait(false);
+                    RandomAccess.Write(handle, buffer.AsSpan(0, read), offset);
                 }
                 else
                 {
@@ -173,7 +175,7 @@ public sealed class DirectorySink : IRootfsSink
                         var to = Math.Min(end, regions[r].Offset + regions[r].Length);
                         if (to > from)
                         {
-                            await RandomAccess.WriteAsync(handle, buffer.AsMemory((int)(from - offset), (int)(to - from)), from, cancellationToken).ConfigureAwait(false);
+                            RandomAccess.Write(handle, buffer.AsSpan((int)(from - offset), (int)(to - from)), from);
                         }
                     }
                 }
@@ -181,7 +183,11 @@ public sealed class DirectorySink : IRootfsSink
                 offset += read;
             }
 
-            RandomAccess.SetLength(handle, entry.Size);
+            if (regions is not null)
+            {
+                // A sparse file may end in a hole, which no write reached.
+                RandomAccess.SetLength(handle, entry.Size);
+            }
         }
         finally
         {

@@ -24,20 +24,15 @@ internal sealed class SquashFsLayout : IDisposable
     private uint _inodeCount;
 
     public SquashFsLayout(BlockCompressor compressor, bool exportTable)
-        : this(compressor, exportTable, new MemoryStream(), new MemoryStream())
-    {
-    }
-
-    private SquashFsLayout(BlockCompressor compressor, bool exportTable, MemoryStream scratch, MemoryStream listing)
     {
         _compressor = compressor;
         _exportTable = exportTable;
-        _inodes = new MetadataWriter(_compressor);
-        _directories = new MetadataWriter(_compressor);
-        _scratch = scratch;
-        _scratchWriter = new BinaryWriter(scratch);
-        _listing = listing;
-        _listingWriter = new BinaryWriter(listing);
+        _inodes = new MetadataWriter(compressor);
+        _directories = new MetadataWriter(compressor);
+        _scratch = new MemoryStream();
+        _scratchWriter = new BinaryWriter(_scratch);
+        _listing = new MemoryStream();
+        _listingWriter = new BinaryWriter(_listing);
     }
 
     public void Dispose()
