@@ -227,6 +227,32 @@ public sealed class Ext4SinkTests : IDisposable
         Assert.True(a.AsSpan().SequenceEqual(b), "the two images differ");
     }
 
+    [RootFact]
+    public async Task PosixAcls_AreConvertedToExt4Form_AndUnknownNamespacesWarnOnce()
+    {
+        // user::rw-, user:1000:rw-, group::r--, mask::rw-, other::r-- in the xattr form tar carries (version 2).
+        var acl = Convert.FromHexString("02000000" + "01000600FFFFFFFF" + "02000600E8030000" + "04000400FFFFFFFF" + "10000600FFFFFFFF" + "20000400FFFFFFFF");
+        var warnings = new List<string>();
+        var image = _temp.Combine("acl.ext4");
+        await using (var sink = Ext4Sink.Create(image, new Ext4SinkOptions(), warnings.Add))
+        {
+            var xattrs = new Dictionary<string, byte[]> { ["system.posix_acl_access"] = acl, ["weird.name"] = [1], ["user.kept"] = "yes"u8.ToArray() };
+            await sink.AddAsync(new OciFileEntry { Path = "shared.txt", Type = OciFileType.File, Mode = 0x1B4, Size = 3, Xattrs = xattrs, ModifiedTime = TarLayer.Time }, new MemoryStream("abc"u8.ToArray()), CancellationToken.None);
+            await sink.AddAsync(new OciFileEntry { Path = "other.txt", Type = OciFileType.File, Mode = 0x1A4, Xattrs = new Dictionary<string, byte[]> { ["weird.name"] = [2] }, ModifiedTime = TarLayer.Time }, null, CancellationToken.None);
+            await sink.CompleteAsync(CancellationToken.None);
+        }
+
+        Assert.Contains("weird.name", Assert.Single(warnings), StringComparison.Ordinal);
+        Ext4Images.AssertClean(image);
+        Ext4Images.WithMounted(image, _temp.Combine("mnt"), mounted =>
+        {
+            // The kernel hands the ACL back in the xattr form: the same bytes that went in.
+            var read = ProcessRunner.Run("getfattr", ["-n", "system.posix_acl_access", "-e", "hex", Path.Combine(mounted, "shared.txt")]).StandardOutput;
+            Assert.Contains("system.posix_acl_access=0x" + Convert.ToHexString(acl).ToLowerInvariant(), read, StringComparison.Ordinal);
+            Assert.Contains("user.kept=\"yes\"", ProcessRunner.Run("getfattr", ["-d", Path.Combine(mounted, "shared.txt")]).StandardOutput, StringComparison.Ordinal);
+        });
+    }
+
     [Fact]
     public void LabelOver16Bytes_IsRefused()
     {

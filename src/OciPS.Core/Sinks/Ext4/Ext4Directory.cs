@@ -68,11 +68,6 @@ internal sealed class Ext4Directory(int blockSize, uint[] hashSeed, uint? checks
             Tea(buffer, input);
         }
 
-        if (name.Length == 0)
-        {
-            return buffer[0] & ~1u;
-        }
-
         var hash = buffer[0] & ~1u;
         return hash == 0xFFFFFFFE ? 0xFFFFFFFC : hash;
     }

@@ -32,7 +32,7 @@ internal sealed class Ext4ImageWriter(
     {
         if (!root.Children!.ContainsKey("lost+found"))
         {
-            root.Children["lost+found"] = Ext4Node.Directory(0x1C0, 0, 0, now, false);
+            root.Children["lost+found"] = Ext4Node.Directory(0x1C0, 0, 0, now);
         }
 
         Number();

@@ -48,9 +48,6 @@ internal sealed class Ext4Node
     /// <summary>Names in a directory, by name; null for every other type.</summary>
     public Dictionary<string, Ext4Node>? Children { get; set; }
 
-    /// <summary>A parent that no entry has described (yet): 0755, root-owned.</summary>
-    public bool Implicit { get; set; }
-
     /// <summary>Whether the directory is laid out as a hashed tree.</summary>
     public bool Indexed { get; set; }
 
@@ -87,7 +84,7 @@ internal sealed class Ext4Node
         _ => 0,
     };
 
-    public static Ext4Node Directory(int mode, uint uid, uint gid, UnixTime time, bool isImplicit) => new()
+    public static Ext4Node Directory(int mode, uint uid, uint gid, UnixTime time) => new()
     {
         Type = OciFileType.Directory,
         Mode = mode,
@@ -97,6 +94,5 @@ internal sealed class Ext4Node
         AccessTime = time,
         ChangeTime = time,
         Children = new Dictionary<string, Ext4Node>(StringComparer.Ordinal),
-        Implicit = isImplicit,
     };
 }

@@ -29,6 +29,7 @@ public sealed class Ext4Sink : IRootfsSink
     private readonly Ext4SinkOptions _options;
     private readonly Action<string>? _warn;
     private readonly SafeFileHandle _file;
+    private readonly Ext4DataWriter _data;
     private readonly Ext4Node _root;
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private readonly Ext4Geometry? _fixed;
@@ -47,16 +48,16 @@ public sealed class Ext4Sink : IRootfsSink
         _warn = warn;
         _fixed = fixedGeometry;
         _next = dataStart;
-        DataStart = dataStart;
         _limit = limit;
         _implicitTime = Clamp(options.SourceDateEpoch is { } epoch ? new UnixTime(epoch, 0) : UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow));
-        _root = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime, true);
+        _root = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime);
         Uuid = (options.Uuid ?? Guid.NewGuid()).ToByteArray(bigEndian: true);
         // A given UUID fixes the directory hash seed too, so -Uuid with -SourceDateEpoch gives the same bytes every time.
         var seed = options.Uuid is null ? RandomNumberGenerator.GetBytes(16) : SHA256.HashData([.. "ocips-ext4-hash-seed"u8, .. Uuid]);
         HashSeed = [BitConverter.ToUInt32(seed, 0), BitConverter.ToUInt32(seed, 4), BitConverter.ToUInt32(seed, 8), BitConverter.ToUInt32(seed, 12)];
         ChecksumSeed = options.MetadataChecksums ? Ext4Format.Crc32C(~0u, Uuid) : null;
         _file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        _data = new Ext4DataWriter(_file);
     }
 
     internal byte[] Uuid { get; }
@@ -64,8 +65,6 @@ public sealed class Ext4Sink : IRootfsSink
     internal uint[] HashSeed { get; }
 
     internal uint? ChecksumSeed { get; }
-
-    internal long DataStart { get; }
 
     private int BlockSize => _options.BlockSize;
 
@@ -146,18 +145,17 @@ public sealed class Ext4Sink : IRootfsSink
         if (entry.Type == OciFileType.Directory && existing is { IsDirectory: true })
         {
             // A directory that came again (or was made as a parent first) keeps its names and takes the new metadata.
-            ApplyMetadata(existing, entry);
-            existing.Implicit = false;
+            await ApplyMetadataAsync(existing, entry, cancellationToken).ConfigureAwait(false);
             return;
         }
 
         var node = entry.Type switch
         {
-            OciFileType.Directory => Ext4Node.Directory(entry.Mode, 0, 0, default, false),
+            OciFileType.Directory => Ext4Node.Directory(entry.Mode, 0, 0, default),
             OciFileType.File or OciFileType.Symlink or OciFileType.CharDevice or OciFileType.BlockDevice or OciFileType.Fifo or OciFileType.Socket => new Ext4Node { Type = entry.Type },
             _ => throw new ArgumentException($"A {entry.Type} entry ('{entry.Path}') cannot be written to an ext4 image.", nameof(entry)),
         };
-        ApplyMetadata(node, entry);
+        await ApplyMetadataAsync(node, entry, cancellationToken).ConfigureAwait(false);
         switch (entry.Type)
         {
             case OciFileType.Directory:
@@ -181,6 +179,7 @@ public sealed class Ext4Sink : IRootfsSink
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
+        await _data.FlushAsync(cancellationToken).ConfigureAwait(false);
         var writer = new Ext4ImageWriter(_file, _options, _root, _fixed, _next, Uuid, HashSeed, ChecksumSeed, _implicitTime, _destination);
         await writer.WriteAsync(cancellationToken).ConfigureAwait(false);
         _file.Dispose();
@@ -200,7 +199,7 @@ public sealed class Ext4Sink : IRootfsSink
         return ValueTask.CompletedTask;
     }
 
-    private void ApplyMetadata(Ext4Node node, OciFileEntry entry)
+    private async Task ApplyMetadataAsync(Ext4Node node, OciFileEntry entry, CancellationToken cancellationToken)
     {
         node.Mode = entry.Mode;
         node.Uid = Owner(entry.Uid, entry.Path);
@@ -226,7 +225,7 @@ public sealed class Ext4Sink : IRootfsSink
             var number = (uint)Allocate(1, entry.Path);
             var buffer = new byte[BlockSize];
             Ext4Xattrs.WriteBlock(buffer, block, number, ChecksumSeed);
-            RandomAccess.Write(_file, buffer, (long)number * BlockSize);
+            await _data.WriteAsync(buffer, (long)number * BlockSize, cancellationToken).ConfigureAwait(false);
             node.XattrBlock = number;
         }
     }
@@ -323,7 +322,7 @@ public sealed class Ext4Sink : IRootfsSink
                     if (to > from)
                     {
                         var position = (placed[r].Physical * bs) + (from - (placed[r].Start * bs));
-                        await RandomAccess.WriteAsync(_file, buffer.AsMemory((int)(from - offset), (int)(to - from)), position, cancellationToken).ConfigureAwait(false);
+                        await _data.WriteAsync(buffer.AsMemory((int)(from - offset), (int)(to - from)), position, cancellationToken).ConfigureAwait(false);
                     }
                 }
 
@@ -353,7 +352,7 @@ public sealed class Ext4Sink : IRootfsSink
 
         var block = Allocate(1, entry.Path);
         node.Extents = [new Ext4Extent(0, (uint)block, 1)];
-        await RandomAccess.WriteAsync(_file, target, block * BlockSize, cancellationToken).ConfigureAwait(false);
+        await _data.WriteAsync(target, block * BlockSize, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Takes the next blocks; fails as soon as a fixed-size image cannot also hold its metadata.</summary>
@@ -380,7 +379,7 @@ public sealed class Ext4Sink : IRootfsSink
         {
             if (!node.Children!.TryGetValue(parts[i], out var child) || !child.IsDirectory)
             {
-                child = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime, true);
+                child = Ext4Node.Directory(0x1ED, 0, 0, _implicitTime);
                 node.Children[parts[i]] = child;
                 _directories++;
             }
