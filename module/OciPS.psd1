@@ -19,8 +19,16 @@
         'Merge-OciLayer'
         'Export-OciRootfs'
         'Test-OciRootfs'
+        'Save-OciImage'
+        'Copy-OciImage'
+        'Get-OciTag'
+        'Connect-OciRegistry'
+        'Clear-OciCache'
         'ConvertTo-OciGitRepo'
         'New-OciImage'
+        'Publish-OciArtifact'
+        'Save-OciArtifact'
+        'Start-OciRegistryProxy'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -13,7 +13,8 @@ public sealed class BuildScenario : IBenchScenario
 
     public async Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        var staging = Path.Combine(Path.GetTempPath(), "ocips-bench-build-" + Guid.NewGuid().ToString("N")[..8]);
+        var destination = ImageLocation.Parse(arguments[1], Path.GetFullPath);
+        var staging = Path.Combine(destination.Path is { } path ? Path.GetDirectoryName(path)! : Path.GetTempPath(), ".ocips-bench-build-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
             var options = new ImageBuildOptions
@@ -26,7 +27,7 @@ public sealed class BuildScenario : IBenchScenario
                 Warning = warning => Console.Error.WriteLine("warning: " + warning),
             };
             var result = await ImageBuilder.BuildAsync(options, cancellationToken);
-            await BuildOutput.WriteAsync(result.Source, ImageLocation.Parse(arguments[1], Path.GetFullPath), cancellationToken);
+            await BuildOutput.WriteAsync(result.Source, destination, moveStagedBlobs: true, cancellationToken);
             var layers = result.Images.SelectMany(i => i.NewLayers).ToArray();
             Console.Error.WriteLine($"{result.Digest}: {layers.Length} new layer(s), {layers.Sum(l => l.Size)} compressed bytes written");
         }

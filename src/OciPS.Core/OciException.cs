@@ -129,3 +129,7 @@ public sealed class CorruptContentException(string errorId, string message, obje
 /// <summary>Something valid that this engine does not handle (schema 1 manifests, unknown compression…).</summary>
 public sealed class UnsupportedContentException(string errorId, string message, object? target = null)
     : OciException(errorId, OciErrorKind.NotSupported, message, target);
+
+/// <summary>The ext4 image is too small for what it has to hold (a -Size below the content, or too few inodes).</summary>
+public sealed class Ext4SpaceException(string path, string message)
+    : OciException("Ext4SizeTooSmall", OciErrorKind.LimitsExceeded, message, path);

@@ -27,6 +27,7 @@ public sealed partial class DocExampleTests(FixtureImages images) : IClassFixtur
         var code = ReadExamples().Single(e => e.Page == page && e.Title == title).Code;
         using var session = new ModuleSession(images.WorkingDirectory);
         session.Run(". $args[0]", Path.Combine(AppContext.BaseDirectory, "UtilityStandIns.ps1")).ThrowIfFailed();
+        session.Run("$global:registry = $args[0]", images.RegistryHost).ThrowIfFailed();
 
         var result = session.Run(code);
         Assert.True(!result.Failed, $"{page} / {title} failed: {result.FirstError?.FullyQualifiedErrorId}: {result.FirstError?.Exception.Message}\n{code}");

@@ -172,4 +172,55 @@ public sealed class ExportOciRootfsTests(FixtureImages images) : IClassFixture<F
         Assert.Equal(errorId + ",OciPS.Commands.ExportOciRootfsCommand", Assert.Single(result.Errors).FullyQualifiedErrorId);
         Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
     }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public void Ext4_WithSizeLabelAndJournal_IsCleanForE2fsck()
+    {
+        using var session = Session();
+        var target = _output.Combine("rootfs.ext4");
+        var result = session.Run("Export-OciRootfs oci:./layout:1.0 -Format Ext4 -Size 64M -Label rootfs -Uuid 11111111-2222-3333-4444-555555555555 -Journal -Path $args[0] -PassThru", target);
+        result.ThrowIfFailed();
+        var file = (FileInfo)Assert.Single(result.Output).BaseObject;
+        Assert.Equal(target, file.FullName);
+        Assert.Equal(64L << 20, file.Length);
+        var check = ProcessRunner.Run("e2fsck", ["-fn", target], check: false);
+        Assert.True(check.ExitCode == 0, check.ToString());
+        var header = ProcessRunner.Run("dumpe2fs", ["-h", target]).StandardOutput;
+        Assert.Contains("has_journal", header, StringComparison.Ordinal);
+        Assert.Contains("Filesystem volume name:   rootfs", header, StringComparison.Ordinal);
+        Assert.Contains("11111111-2222-3333-4444-555555555555", header, StringComparison.Ordinal);
+        var listing = ProcessRunner.Run("debugfs", ["-R", "ls -p /etc", target]).StandardOutput;
+        Assert.Contains("/new/", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain("/old/", listing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Requires", "LinuxPeers")]
+    public void Ext4_FromFilteredEntries_HoldsOnlyThoseEntries()
+    {
+        using var session = Session();
+        var target = _output.Combine("etc.ext4");
+        session.Run("Merge-OciLayer oci:./layout:1.0 | Where-Object Path -like 'etc*' | Export-OciRootfs -Format Ext4 -BlockSize 1024 -Path $args[0]", target).ThrowIfFailed();
+        Assert.True(ProcessRunner.Run("e2fsck", ["-fn", target], check: false).ExitCode == 0);
+        Assert.Equal("hello", ProcessRunner.Run("debugfs", ["-R", "cat /etc/hello", target]).StandardOutput.Trim());
+        var root = ProcessRunner.Run("debugfs", ["-R", "ls -p /", target]).StandardOutput;
+        Assert.DoesNotContain("/bin/", root, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-Format Tar -Journal", "ExportParameterNotApplicable")]
+    [InlineData("-Format SquashFs -Size 1G", "ExportParameterNotApplicable")]
+    [InlineData("-Format Ext4 -Size lots", "Ext4SizeInvalid")]
+    [InlineData("-Format Ext4 -Size 16K", "Ext4SizeTooSmall")]
+    [InlineData("-Format Ext4 -Label a-label-of-17-byt", "Ext4LabelTooLong")]
+    [InlineData("-Format Ext4 -BlockSize 8192", "Ext4BlockSizeInvalid")]
+    public void Ext4_BadOptions_AreClearErrors(string options, string errorId)
+    {
+        using var session = Session();
+        var target = _output.Combine("out.img");
+        var result = session.Run($"Export-OciRootfs oci:./layout:1.0 {options} -Path $args[0]", target);
+        Assert.Equal(errorId + ",OciPS.Commands.ExportOciRootfsCommand", Assert.Single(result.Errors).FullyQualifiedErrorId);
+        Assert.Empty(Directory.GetFileSystemEntries(_output.Path));
+    }
 }

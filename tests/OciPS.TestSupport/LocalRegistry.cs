@@ -64,6 +64,21 @@ public sealed class LocalRegistry : IDisposable
 
     public static LocalRegistry Start(RegistryAuth auth = RegistryAuth.None)
     {
+        // A free port can be taken by a parallel test between probing and binding: try again then.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return StartOnce(auth);
+            }
+            catch (InvalidOperationException) when (attempt < 4)
+            {
+            }
+        }
+    }
+
+    private static LocalRegistry StartOnce(RegistryAuth auth)
+    {
         var directory = new TempDirectory();
         TokenIssuer? issuer = null;
         try
@@ -135,7 +150,16 @@ public sealed class LocalRegistry : IDisposable
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             var registry = new LocalRegistry(directory, process, port, auth, issuer);
-            registry.WaitUntilListening(log);
+            try
+            {
+                registry.WaitUntilListening(log);
+            }
+            catch
+            {
+                registry.Dispose();
+                throw;
+            }
+
             return registry;
         }
         catch
@@ -180,6 +204,7 @@ public sealed class LocalRegistry : IDisposable
         {
             if (_process.HasExited)
             {
+                _process.WaitForExit();
                 throw new InvalidOperationException($"docker-registry exited with {_process.ExitCode}: {log}");
             }
 

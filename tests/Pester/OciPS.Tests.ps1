@@ -143,6 +143,21 @@ Describe 'Export-OciRootfs -Format SquashFs' {
     }
 }
 
+Describe 'Export-OciRootfs -Format Ext4' {
+    It 'writes an ext4 image of the requested size' {
+        $target = Join-Path $script:root 'rootfs.ext4'
+        $file = Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Ext4 -Size 32M -Label pester -Path $target -PassThru
+        $file.Length | Should -Be 33554432
+        $bytes = [System.IO.File]::ReadAllBytes($target)
+        [System.BitConverter]::ToUInt16($bytes, 1024 + 0x38) | Should -Be 0xEF53
+    }
+
+    It 'refuses a label longer than 16 bytes' {
+        { Export-OciRootfs "oci:$($script:image.Path):1.0" -Format Ext4 -Label 'a-label-of-17-byt' -Path (Join-Path $script:root 'x.ext4') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'Ext4LabelTooLong,OciPS.Commands.ExportOciRootfsCommand'
+    }
+}
+
 Describe 'ConvertTo-OciGitRepo' {
     It 'writes one commit per history step and Image.md' {
         $repo = Join-Path $script:root 'git-repo'
@@ -191,5 +206,79 @@ Describe 'New-OciImage' {
         Set-Content -Path (Join-Path $script:context 'Dockerfile') -Value "FROM scratch`nRUN make"
         { New-OciImage $script:context "oci:$(Join-Path $script:root 'never')" -ErrorAction Stop } |
             Should -Throw -ErrorId 'DockerfileInstructionUnsupported,OciPS.Commands.NewOciImageCommand'
+    }
+}
+
+Describe 'Publish-OciArtifact and Save-OciArtifact' {
+    BeforeAll {
+        $script:artifactRoot = Join-Path $script:root 'artifact'
+        New-Item -ItemType Directory -Force -Path (Join-Path $script:artifactRoot 'data/sub') | Out-Null
+        Set-Content -Path (Join-Path $script:artifactRoot 'config.tmpl') -Value 'port: 80' -NoNewline
+        Set-Content -Path (Join-Path $script:artifactRoot 'data/sub/a.txt') -Value 'alpha' -NoNewline
+        Set-Content -Path (Join-Path $script:artifactRoot 'pack.yaml') -Value @'
+type: application/vnd.example.pester
+annotations:
+  channel: ${OCIPS_PESTER_CHANNEL:-stable}
+items:
+  - from: file://config.tmpl
+    type: application/vnd.example.template
+  - from: dir://data
+'@
+        $script:packFile = Join-Path $script:artifactRoot 'pack.yaml'
+    }
+
+    It 'publishes an OCI 1.1 artifact with its artifactType, annotations and layers' {
+        $published = Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:v1" -PassThru
+        $published.ArtifactType | Should -Be 'application/vnd.example.pester'
+        $published.Layers.Count | Should -Be 2
+        $published.Manifest.Manifest.Annotations['channel'] | Should -Be 'stable'
+        $published.Layers[1].Annotations['io.deis.oras.content.unpack'] | Should -Be 'true'
+    }
+
+    It 'gives the same digest for the same pack file' {
+        $a = Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:a" -PassThru
+        $b = Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:b" -PassThru
+        $a.Digest.ToString() | Should -Be $b.Digest.ToString()
+    }
+
+    It 'writes nothing with -WhatIf' {
+        Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/whatif:v1" -WhatIf
+        Test-Path (Join-Path $script:artifactRoot 'whatif') | Should -BeFalse
+    }
+
+    It 'reports every pack file problem with its line' {
+        $bad = Join-Path $script:artifactRoot 'bad.yaml'
+        Set-Content -Path $bad -Value "items:`n  - from: ftp://x/y`n  - from: missing.bin`n"
+        Publish-OciArtifact $bad "oci:$($script:artifactRoot)/bad" -ErrorVariable failure -ErrorAction SilentlyContinue
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'PackFileInvalid,*'
+        $failure[0].Exception.Message | Should -Match 'bad\.yaml:2:11:'
+        $failure[0].Exception.Message | Should -Match 'bad\.yaml:3:11:'
+    }
+
+    It 'restores the files bit-identically' {
+        Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:v1"
+        $target = Join-Path $script:artifactRoot 'pulled'
+        $saved = Save-OciArtifact "oci:$($script:artifactRoot)/out:v1" -Path $target -PassThru
+        $saved.Name | Should -Be @('config.tmpl', 'data')
+        (Get-FileHash (Join-Path $target 'config.tmpl')).Hash | Should -Be (Get-FileHash (Join-Path $script:artifactRoot 'config.tmpl')).Hash
+        Get-Content -Raw (Join-Path $target 'data/sub/a.txt') | Should -Be 'alpha'
+    }
+}
+
+Describe 'Start-OciRegistryProxy' {
+    It 'serves a layout as a job that Stop-Job ends' {
+        $proxy = Start-OciRegistryProxy $script:image.Path -Name pester/app
+        try {
+            $proxy.State | Should -Be 'Running'
+            $info = Receive-Job $proxy
+            $info.Repository | Should -Be "127.0.0.1:$($info.Port)/pester/app"
+            $tags = Invoke-RestMethod "http://$($info.Host)/v2/pester/app/tags/list"
+            $tags.tags | Should -Contain '1.0'
+        }
+        finally {
+            Stop-Job $proxy
+        }
+        (Get-Job -Id $proxy.Id).State | Should -Be 'Stopped'
+        Remove-Job $proxy
     }
 }

@@ -68,6 +68,27 @@ public sealed class BuiltImageSource : IImageSource
     /// <summary>Whether the blob's bytes are in the staging directory (new in this build).</summary>
     public bool IsStaged(Digest digest) => _staging.HasBlob(digest);
 
+    /// <summary>Moves a staged blob to <paramref name="path"/> when both are on one file system; false when it must be copied.</summary>
+    internal bool TryMoveStaged(Digest digest, string path)
+    {
+        if (!_staging.HasBlob(digest))
+        {
+            return false;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.Move(_staging.BlobPath(digest), path, overwrite: false);
+            return true;
+        }
+        catch (IOException)
+        {
+            // Another file system (copy instead), or another writer put the same content there first.
+            return File.Exists(path);
+        }
+    }
+
     /// <summary>The source that holds a base blob, or null when the blob is staged.</summary>
     public IImageSource? SourceOf(Digest digest) => _external.TryGetValue(digest, out var source) ? source : null;
 }

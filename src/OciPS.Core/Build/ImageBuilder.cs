@@ -96,18 +96,28 @@ public sealed class ImageBuilder : IDisposable
     {
         var done = new Dictionary<int, BuildStage>();
         var planner = new CopyPlanner(_context, _options, Path.Combine(_options.StagingDirectory, "downloads"));
-        foreach (var definition in _plan.Stages.Where(s => _plan.Needed.Contains(s.Index)))
+        var stages = _plan.Stages.Where(s => _plan.Needed.Contains(s.Index)).ToArray();
+        var key = "build:" + (platform?.ToString() ?? "default");
+        var activity = $"Building {_file}" + (platform is null ? string.Empty : " for " + platform);
+        var total = stages.Sum(s => s.Instructions.Count + 1);
+        var step = 0;
+        foreach (var definition in stages)
         {
+            _options.Progress?.Report(new OciProgress(key, null, activity, $"line {definition.From.StartLine}: FROM", step++, total, false, false));
             var stage = await StartStageAsync(definition, platform, done, cancellationToken).ConfigureAwait(false);
             var dispatcher = new StageDispatcher(this, stage, planner, done);
             foreach (var instruction in stage.PendingTriggers.Concat(stage.Definition.Instructions))
             {
+                _options.Progress?.Report(new OciProgress(key, null, activity, $"line {instruction.StartLine}: {instruction.Keyword}", step++, total, false, false));
                 await dispatcher.DispatchAsync(instruction, cancellationToken).ConfigureAwait(false);
             }
 
+            _options.Progress?.Report(new OciProgress(key, null, activity, "writing and compressing layers", step, total, false, false));
             await FinishStageAsync(stage, cancellationToken).ConfigureAwait(false);
             done[definition.Index] = stage;
         }
+
+        _options.Progress?.Report(new OciProgress(key, null, activity, "done", total, total, false, true));
 
         var target = done[_plan.Target.Index];
         var image = target.Result!;
@@ -199,7 +209,7 @@ public sealed class ImageBuilder : IDisposable
                 await _compressors.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    return await LayerBlobWriter.WriteAsync(items(cancellationToken), _options.Compression, Path.Combine(_staging.Root, "blobs", Digest.Sha256), _options.Format == BuildFormat.Oci, cancellationToken).ConfigureAwait(false);
+                    return await LayerBlobWriter.WriteAsync(items(cancellationToken), _options.Compression, Path.Combine(_staging.Root, "blobs", Digest.Sha256), _options.Format == BuildFormat.Oci, _options.MaxParallelism, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {

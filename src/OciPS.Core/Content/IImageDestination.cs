@@ -45,11 +45,13 @@ public interface IImageDestination : IAsyncDisposable
     Task<bool> TryMountBlobAsync(Descriptor descriptor, ImageReference from, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores a manifest or index, exactly as its bytes are. With <paramref name="tag"/> the location
-    /// names it by that tag; without, it is stored by digest only (the children of an index). Every blob
-    /// and child manifest it references must already have been pushed.
+    /// Stores a manifest or index, exactly as its bytes are. The <paramref name="topLevel"/> one (pushed
+    /// last) is named as the location says: a registry tag (or its digest when the location is pinned),
+    /// a layout's ref name (listed unnamed without one), a docker archive's repo tag. Others (the
+    /// children of an index) are stored by digest only. Every blob and child manifest it references
+    /// must already have been pushed.
     /// </summary>
-    Task PushManifestAsync(ManifestContent manifest, string? tag, CancellationToken cancellationToken);
+    Task PushManifestAsync(ManifestContent manifest, bool topLevel, CancellationToken cancellationToken);
 
     /// <summary>Makes what was written visible (archives are written and renamed into place here).</summary>
     Task CommitAsync(CancellationToken cancellationToken);

@@ -39,7 +39,7 @@ internal static class GitObjects
     /// <summary>The fixed author and committer of every commit; only the date varies (the history step's).</summary>
     public const string Identity = "OciPS <ocips@localhost>";
 
-    public static ObjectId WriteTree(ObjectDatabase database, List<TreeItem> items)
+    public static ObjectId WriteTree(PackWriter pack, List<TreeItem> items)
     {
         items.Sort(TreeItem.GitOrder);
         using var buffer = new MemoryStream(items.Count * 48);
@@ -52,12 +52,12 @@ internal static class GitObjects
             buffer.Write(item.Id.RawId);
         }
 
-        return database.Write<Tree>(buffer.ToArray());
+        return pack.Write(ObjectType.Tree, buffer.ToArray());
     }
 
-    public static ObjectId WriteBlob(ObjectDatabase database, byte[] content) => database.Write<Blob>(content);
+    public static ObjectId WriteBlob(PackWriter pack, byte[] content) => pack.Write(ObjectType.Blob, content);
 
-    public static ObjectId WriteCommit(ObjectDatabase database, ObjectId tree, ObjectId? parent, DateTimeOffset when, string message)
+    public static ObjectId WriteCommit(PackWriter pack, ObjectId tree, ObjectId? parent, DateTimeOffset when, string message)
     {
         var seconds = Math.Max(0, when.ToUnixTimeSeconds()).ToString(CultureInfo.InvariantCulture);
         var text = new StringBuilder();
@@ -70,7 +70,7 @@ internal static class GitObjects
         text.Append("author ").Append(Identity).Append(' ').Append(seconds).Append(" +0000\n");
         text.Append("committer ").Append(Identity).Append(' ').Append(seconds).Append(" +0000\n\n");
         text.Append(message);
-        return database.Write<Commit>(Encoding.UTF8.GetBytes(text.ToString()));
+        return pack.Write(ObjectType.Commit, Encoding.UTF8.GetBytes(text.ToString()));
     }
 
     /// <summary>The key under which a commit is found again: its parent, date and message.</summary>

@@ -37,8 +37,10 @@ public static class GitRepoConverter
             throw new OciException("GitBranchNameInvalid", OciErrorKind.InvalidArgument, $"'{branch}' is not a valid git branch name.", branch);
         }
 
-        using var repository = OpenOrCreate(fullPath);
-        var database = repository.ObjectDatabase;
+        using var repository = OpenOrCreate(fullPath, out var created);
+        var objects = Path.Combine(repository.Info.Path, "objects");
+        Func<ObjectId, bool>? stored = created ? null : repository.ObjectDatabase.Contains;
+        var written = new HashSet<ObjectId>();
         var known = IndexCommits(repository);
         var oldTip = repository.Refs[refName]?.ResolveToDirectReference()?.Target?.Id;
         var commits = new List<string>();
@@ -74,20 +76,25 @@ public static class GitRepoConverter
                 }
             }
 
-            if (!step.EmptyLayer)
+            using (var pack = new PackWriter(objects, stored, written))
             {
-                await ApplyLayerAsync(step, tree, database, progress, parentKey, warn, cancellationToken).ConfigureAwait(false);
+                if (!step.EmptyLayer)
+                {
+                    await ApplyLayerAsync(step, tree, pack, progress, parentKey, warn, cancellationToken).ConfigureAwait(false);
+                }
+
+                var root = WriteRoot(pack, tree, null);
+                parent = GitObjects.WriteCommit(pack, root, parent, when, message);
+                pack.Complete();
             }
 
-            var root = WriteRoot(database, tree, null);
-            parent = GitObjects.WriteCommit(database, root, parent, when, message);
             commits.Add(parent.Sha);
             Advance(repository, refName, parent, image);
         }
 
         var imageMessage = ImageMessage(image);
-        var created = image.Created ?? (steps.Count > 0 ? steps[^1].Created : null) ?? DateTimeOffset.UnixEpoch;
-        if (tree is null && known.TryGetValue(GitObjects.Key(parent, created, imageMessage), out var imageCommit))
+        var imageCreated = image.Created ?? (steps.Count > 0 ? steps[^1].Created : null) ?? DateTimeOffset.UnixEpoch;
+        if (tree is null && known.TryGetValue(GitObjects.Key(parent, imageCreated, imageMessage), out var imageCommit))
         {
             commits.Add(imageCommit.Sha);
             reused++;
@@ -96,9 +103,14 @@ public static class GitRepoConverter
         else
         {
             tree ??= parent is null ? new RootfsTree() : RootfsTree.Load(repository, repository.Lookup<Commit>(parent));
-            var markdown = GitObjects.WriteBlob(database, Encoding.UTF8.GetBytes(ImageMarkdown.Render(image)));
-            var root = WriteRoot(database, tree, markdown);
-            parent = GitObjects.WriteCommit(database, root, parent, created, imageMessage);
+            using (var pack = new PackWriter(objects, stored, written))
+            {
+                var markdown = GitObjects.WriteBlob(pack, Encoding.UTF8.GetBytes(ImageMarkdown.Render(image)));
+                var root = WriteRoot(pack, tree, markdown);
+                parent = GitObjects.WriteCommit(pack, root, parent, imageCreated, imageMessage);
+                pack.Complete();
+            }
+
             commits.Add(parent.Sha);
         }
 
@@ -134,8 +146,9 @@ public static class GitRepoConverter
         return text.ToString();
     }
 
-    private static Repository OpenOrCreate(string path)
+    private static Repository OpenOrCreate(string path, out bool created)
     {
+        created = false;
         if (Directory.Exists(path) && Repository.IsValid(path))
         {
             return new Repository(path);
@@ -147,6 +160,7 @@ public static class GitRepoConverter
         }
 
         Repository.Init(path);
+        created = true;
         return new Repository(path);
     }
 
@@ -187,16 +201,16 @@ public static class GitRepoConverter
         }
     }
 
-    private static ObjectId WriteRoot(ObjectDatabase database, RootfsTree tree, ObjectId? imageMarkdown)
+    private static ObjectId WriteRoot(PackWriter pack, RootfsTree tree, ObjectId? imageMarkdown)
     {
-        var rootfs = tree.WriteTree(database);
+        var rootfs = tree.WriteTree(pack);
         using var meta = new MemoryStream();
         using (var writer = new StreamWriter(meta, new UTF8Encoding(false), 65536, leaveOpen: true))
         {
             tree.WriteMeta(writer);
         }
 
-        var items = new List<TreeItem> { TreeItem.Of(RootfsMeta.FileName, "100644", GitObjects.WriteBlob(database, meta.ToArray())) };
+        var items = new List<TreeItem> { TreeItem.Of(RootfsMeta.FileName, "100644", GitObjects.WriteBlob(pack, meta.ToArray())) };
         if (rootfs is not null)
         {
             items.Add(TreeItem.Of(RootfsDirectory, TreeItem.DirectoryMode, rootfs));
@@ -207,7 +221,7 @@ public static class GitRepoConverter
             items.Add(TreeItem.Of(ImageMarkdown.FileName, "100644", imageMarkdown));
         }
 
-        return GitObjects.WriteTree(database, items);
+        return GitObjects.WriteTree(pack, items);
     }
 
     /// <summary>
@@ -218,7 +232,7 @@ public static class GitRepoConverter
     private static async Task ApplyLayerAsync(
         OciLayer step,
         RootfsTree tree,
-        ObjectDatabase database,
+        PackWriter pack,
         IProgress<OciProgress>? progress,
         string parentKey,
         Action<string>? warn,
@@ -274,11 +288,11 @@ public static class GitRepoConverter
             switch (entry.Type)
             {
                 case OciFileType.File:
-                    blob = WriteContent(database, raw.Content, entry.Size);
+                    blob = raw.Content is null || entry.Size == 0 ? GitObjects.WriteBlob(pack, []) : pack.WriteBlob(raw.Content, entry.Size);
                     bytes += entry.Size;
                     break;
                 case OciFileType.Symlink:
-                    blob = GitObjects.WriteBlob(database, EntryName.Encode(entry.LinkTarget ?? string.Empty));
+                    blob = GitObjects.WriteBlob(pack, EntryName.Encode(entry.LinkTarget ?? string.Empty));
                     break;
                 case OciFileType.Hardlink:
                     if (Confine(entry.LinkTarget ?? string.Empty, path, Report) is not { } target || target == ".")
@@ -318,9 +332,6 @@ public static class GitRepoConverter
 
         progress?.Report(new OciProgress(key, parentKey, activity, $"{count} entries, {ImageMarkdown.FormatSize(bytes)}", count, count, false, true));
     }
-
-    private static ObjectId WriteContent(ObjectDatabase database, Stream? content, long size) =>
-        content is null || size == 0 ? GitObjects.WriteBlob(database, []) : database.Write<Blob>(content, size);
 
     /// <summary>Keeps ".." inside the root (as containerd does) and refuses NUL; null for names that cannot be used.</summary>
     private static string? Confine(string path, string rawName, Action<string, string> report)

@@ -107,7 +107,7 @@ internal sealed class RootfsTree
     }
 
     /// <summary>Writes the trees of changed directories; returns the id of the root's tree, or null when nothing git can hold is left.</summary>
-    public ObjectId? WriteTree(ObjectDatabase database) => Write(_root, database);
+    public ObjectId? WriteTree(PackWriter pack) => Write(_root, pack);
 
     /// <summary>The <c>rootfs.meta</c> text: a header, then one line per path, parents before children, names in ordinal order.</summary>
     public void WriteMeta(TextWriter writer)
@@ -289,7 +289,7 @@ internal sealed class RootfsTree
         }
     }
 
-    private static ObjectId? Write(Dir directory, ObjectDatabase database)
+    private static ObjectId? Write(Dir directory, PackWriter pack)
     {
         if (directory.TreeKnown)
         {
@@ -301,7 +301,7 @@ internal sealed class RootfsTree
         {
             if (child is Dir subdirectory)
             {
-                if (Write(subdirectory, database) is { } id)
+                if (Write(subdirectory, pack) is { } id)
                 {
                     entries.Add(TreeItem.Of(GitNames.Escape(name), TreeItem.DirectoryMode, id));
                 }
@@ -319,7 +319,7 @@ internal sealed class RootfsTree
             return null;
         }
 
-        directory.Tree = GitObjects.WriteTree(database, entries);
+        directory.Tree = GitObjects.WriteTree(pack, entries);
         return directory.Tree;
     }
 

@@ -132,7 +132,7 @@ internal sealed class RegistryAuthenticator(string registry, RegistryOptions opt
     /// Handles a 401: records the registry's challenge and drops the token that was refused, so the
     /// next attempt authenticates afresh. Returns false when nothing can be done differently.
     /// </summary>
-    public bool OnUnauthorized(HttpResponseMessage response, IReadOnlyList<string> scopes)
+    public bool OnUnauthorized(HttpResponseMessage response, IReadOnlyList<string> scopes, bool sentAuthorization)
     {
         var challenge = response.Headers.WwwAuthenticate
             .Select(h => AuthChallenge.Parse(h.ToString()))
@@ -145,8 +145,9 @@ internal sealed class RegistryAuthenticator(string registry, RegistryOptions opt
         var previous = _challenge;
         _challenge = challenge;
         _tokens.TryRemove(ScopeKey(scopes), out _);
-        if (previous is null || previous.Scheme != challenge.Scheme || previous.Realm != challenge.Realm)
+        if (!sentAuthorization || previous is null || previous.Scheme != challenge.Scheme || previous.Realm != challenge.Realm)
         {
+            // Sent anonymously (other requests may have learnt the challenge meanwhile) or the challenge changed.
             return true;
         }
 
@@ -154,9 +155,9 @@ internal sealed class RegistryAuthenticator(string registry, RegistryOptions opt
         return challenge.IsBearer;
     }
 
-    /// <summary>Whether a credential is available for this registry.</summary>
-    public async Task<bool> HasCredentialAsync(CancellationToken cancellationToken) =>
-        await CredentialAsync(cancellationToken).ConfigureAwait(false) is not null;
+    /// <summary>The credential's user as messages may show it (never the secret), or null when there is none.</summary>
+    public async Task<string?> CredentialUserAsync(CancellationToken cancellationToken) =>
+        (await CredentialAsync(cancellationToken).ConfigureAwait(false))?.ToString();
 
     private Task<RegistryCredential?> CredentialAsync(CancellationToken cancellationToken) => _credential.Value.WaitAsync(cancellationToken);
 

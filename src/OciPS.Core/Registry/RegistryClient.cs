@@ -39,6 +39,21 @@ public sealed class RegistryClient
 
     private string RepositoryPath => "/v2/" + Repository.Repository;
 
+    /// <summary>
+    /// Checks that the registry accepts the credentials (the <c>/v2/</c> endpoint, as <c>docker login</c>
+    /// does): throws <see cref="RegistryAuthenticationException"/> when it refuses them.
+    /// </summary>
+    public async Task CheckLoginAsync(CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(new RegistryRequest { Method = HttpMethod.Get, Target = "/v2/" }, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            throw new LocationNotFoundException(Registry, $"{Registry} does not serve the registry API (/v2/ answered 404)");
+        }
+
+        await EnsureSuccessAsync(response, Registry, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The descriptor of a manifest by tag or digest (a HEAD request), or null when there is none.</summary>
     public async Task<Descriptor?> HeadManifestAsync(string reference, CancellationToken cancellationToken)
     {
@@ -329,7 +344,10 @@ public sealed class RegistryClient
                 open >= 0 && close > open && value[close..].Contains("rel=next", StringComparison.OrdinalIgnoreCase))
             {
                 var link = value[(open + 1)..close].Trim();
-                return Uri.TryCreate(link, UriKind.Absolute, out var absolute) ? absolute.PathAndQuery : link;
+                // On Unix "/v2/…" parses as an absolute file URI: only http(s) links are absolute here.
+                return link.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || link.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                    ? new Uri(link).PathAndQuery
+                    : link;
             }
         }
 
@@ -424,8 +442,9 @@ public sealed class RegistryClient
         switch (response.StatusCode)
         {
             case HttpStatusCode.Unauthorized:
-                throw new RegistryAuthenticationException(Registry, await _transport.HasCredentialAsync(Registry, cancellationToken).ConfigureAwait(false)
-                    ? $"{Registry} refused the credentials for {what}: {message}"
+                var user = await _transport.CredentialUserAsync(Registry, cancellationToken).ConfigureAwait(false);
+                throw new RegistryAuthenticationException(Registry, user is not null
+                    ? $"{Registry} refused the credentials of '{user}' for {what}: {message}"
                     : $"{Registry} needs credentials for {what} ({message}); sign in with Connect-OciRegistry or pass -Credential.");
             case HttpStatusCode.Forbidden:
                 throw new RegistryAuthenticationException(Registry, $"{Registry} denied {what}: {message}");

@@ -116,7 +116,7 @@ internal sealed class RegistryTransport : IDisposable
                 continue;
             }
 
-            if (response.StatusCode == HttpStatusCode.Unauthorized && !authRetried && authenticator.OnUnauthorized(response, request.Scopes))
+            if (response.StatusCode == HttpStatusCode.Unauthorized && !authRetried && authenticator.OnUnauthorized(response, request.Scopes, authorization is not null))
             {
                 authRetried = true;
                 response.Dispose();
@@ -137,9 +137,9 @@ internal sealed class RegistryTransport : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    /// <summary>Whether a credential is known for the registry (to explain a refusal).</summary>
-    public Task<bool> HasCredentialAsync(string registry, CancellationToken cancellationToken) =>
-        _authenticators.TryGetValue(registry, out var authenticator) ? authenticator.HasCredentialAsync(cancellationToken) : Task.FromResult(false);
+    /// <summary>The user name of the credential used for the registry (to explain a refusal), or null when anonymous.</summary>
+    public Task<string?> CredentialUserAsync(string registry, CancellationToken cancellationToken) =>
+        _authenticators.TryGetValue(registry, out var authenticator) ? authenticator.CredentialUserAsync(cancellationToken) : Task.FromResult<string?>(null);
 
     /// <summary>Reads a response body with the options' timeout between reads.</summary>
     public Stream WrapBody(Stream body) => new IdleTimeoutStream(body, Options.Timeout);

@@ -1,6 +1,7 @@
 using OciPS.Core.Merge;
 using OciPS.Core.Model;
 using OciPS.Core.Sinks.Directory;
+using OciPS.Core.Sinks.Ext4;
 using OciPS.Core.Sinks.SquashFs;
 using OciPS.Core.Sinks.Tar;
 
@@ -12,6 +13,7 @@ public enum RootfsFormat
     Directory,
     Tar,
     SquashFs,
+    Ext4,
 }
 
 /// <summary>Every option of every rootfs format; each sink takes the ones it understands.</summary>
@@ -29,6 +31,9 @@ public sealed record RootfsExportOptions
 
     /// <summary>SquashFs: the data block size (null for 128 KiB).</summary>
     public int? BlockSize { get; init; }
+
+    /// <summary>Ext4: size, label, UUID, inode ratio, journal (Force, SourceDateEpoch and BlockSize come from here).</summary>
+    public Ext4SinkOptions? Ext4 { get; init; }
 }
 
 /// <summary>What an export wrote.</summary>
@@ -42,6 +47,7 @@ public static class RootfsExport
         RootfsFormat.Directory => DirectorySink.Create(path, new DirectorySinkOptions { Force = options.Force, SameOwner = options.SameOwner, SourceDateEpoch = options.SourceDateEpoch }, warn),
         RootfsFormat.Tar => TarSink.Create(path, new TarSinkOptions { Force = options.Force, SourceDateEpoch = options.SourceDateEpoch, Compression = options.Compression, CompressionLevel = options.CompressionLevel }, warn),
         RootfsFormat.SquashFs => SquashFsSink.Create(path, new SquashFsSinkOptions { Force = options.Force, SourceDateEpoch = options.SourceDateEpoch, Compression = options.Compression == TarCompression.Zstd ? SquashFsCompression.Zstd : SquashFsCompression.Gzip, CompressionLevel = options.CompressionLevel, BlockSize = options.BlockSize ?? SquashFsSinkOptions.DefaultBlockSize }, warn),
+        RootfsFormat.Ext4 => Ext4Sink.Create(path, (options.Ext4 ?? new Ext4SinkOptions()) with { Force = options.Force, SourceDateEpoch = options.SourceDateEpoch, BlockSize = options.BlockSize ?? 4096 }, warn),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown rootfs format."),
     };
 

@@ -4,18 +4,20 @@ using System.IO;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
+using OciPS.Core;
 using OciPS.Core.Merge;
 using OciPS.Core.Model;
 using OciPS.Core.Sinks;
+using OciPS.Core.Sinks.Ext4;
 using OciPS.Core.Sinks.Tar;
 using OciPS.Infrastructure;
 
 namespace OciPS.Commands;
 
-/// <summary>Writes an image's merged filesystem (or merged entries from the pipeline) as a directory, a tar or a squashfs image.</summary>
+/// <summary>Writes an image's merged filesystem (or merged entries from the pipeline) as a directory, a tar, a squashfs or an ext4 image.</summary>
 [Cmdlet(VerbsData.Export, "OciRootfs", DefaultParameterSetName = LocationSet, SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
-public sealed class ExportOciRootfsCommand : OciCmdlet
+public sealed class ExportOciRootfsCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";
@@ -25,6 +27,7 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     private string _destination = string.Empty;
     private bool _exportedImage;
     private bool _skipped;
+    private long? _ext4Size;
 
     /// <summary>An image location.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = LocationSet)]
@@ -37,7 +40,7 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public PSObject? InputObject { get; set; }
 
-    /// <summary>Directory, Tar or SquashFs.</summary>
+    /// <summary>Directory, Tar, SquashFs or Ext4.</summary>
     [Parameter(Mandatory = true)]
     public RootfsFormat Format { get; set; }
 
@@ -73,10 +76,32 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     [ValidateRange(1, 22)]
     public int? CompressionLevel { get; set; }
 
-    /// <summary>SquashFs: the data block size, a power of two from 4 KiB to 1 MiB (default 128 KiB).</summary>
+    /// <summary>SquashFs: the data block size, a power of two from 4 KiB to 1 MiB (default 128 KiB). Ext4: 1024, 2048 or 4096 (default).</summary>
     [Parameter]
-    [ValidateRange(4096, 1048576)]
+    [ValidateRange(1024, 1048576)]
     public int? BlockSize { get; set; }
+
+    /// <summary>Ext4: the image size ('512M', '1G', bytes) or Auto (the content plus headroom, the default).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Size { get; set; }
+
+    /// <summary>Ext4: the volume label (at most 16 bytes).</summary>
+    [Parameter]
+    public string? Label { get; set; }
+
+    /// <summary>Ext4: the filesystem UUID (default: random).</summary>
+    [Parameter]
+    public Guid? Uuid { get; set; }
+
+    /// <summary>Ext4: bytes per inode (default 16384).</summary>
+    [Parameter]
+    [ValidateRange(1024, 67108864)]
+    public int? InodeRatio { get; set; }
+
+    /// <summary>Ext4: adds an internal journal (none by default).</summary>
+    [Parameter]
+    public SwitchParameter Journal { get; set; }
 
     /// <summary>Clamps every modification time to this Unix time (default: $env:SOURCE_DATE_EPOCH).</summary>
     [Parameter]
@@ -86,9 +111,29 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
     protected override void BeginProcessing()
     {
         _destination = ResolvePath(Path);
-        if (BlockSize is not null && Format != RootfsFormat.SquashFs)
+        if (BlockSize is not null && Format is not (RootfsFormat.SquashFs or RootfsFormat.Ext4))
         {
-            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-BlockSize applies to -Format SquashFs, not {Format}."), "ExportParameterNotApplicable", ErrorCategory.InvalidArgument, BlockSize));
+            ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-BlockSize applies to -Format SquashFs and Ext4, not {Format}."), "ExportParameterNotApplicable", ErrorCategory.InvalidArgument, BlockSize));
+        }
+
+        foreach (var name in new[] { nameof(Size), nameof(Label), nameof(Uuid), nameof(InodeRatio), nameof(Journal) })
+        {
+            if (Format != RootfsFormat.Ext4 && MyInvocation.BoundParameters.ContainsKey(name))
+            {
+                ThrowTerminatingError(new ErrorRecord(new PSArgumentException($"-{name} applies to -Format Ext4, not {Format}."), "ExportParameterNotApplicable", ErrorCategory.InvalidArgument, name));
+            }
+        }
+
+        if (Format == RootfsFormat.Ext4)
+        {
+            try
+            {
+                _ext4Size = Ext4SinkOptions.ParseSize(Size ?? "Auto");
+            }
+            catch (OciException ex)
+            {
+                ThrowTerminatingError(ErrorMapping.ToErrorRecord(ex, Size));
+            }
         }
 
         if (Format == RootfsFormat.SquashFs && Compression == TarCompression.None && MyInvocation.BoundParameters.ContainsKey(nameof(Compression)))
@@ -248,6 +293,9 @@ public sealed class ExportOciRootfsCommand : OciCmdlet
         Compression = Compression,
         CompressionLevel = CompressionLevel,
         BlockSize = BlockSize,
+        Ext4 = Format == RootfsFormat.Ext4
+            ? new Ext4SinkOptions { Size = _ext4Size, Label = Label, Uuid = Uuid, InodeRatio = InodeRatio ?? Ext4SinkOptions.DefaultInodeRatio, Journal = Journal }
+            : null,
     };
 
     private Task PassThruAsync()

@@ -14,7 +14,7 @@ namespace OciPS.Commands;
 /// <summary>Lists the raw entries of layers, whiteouts included and typed as such.</summary>
 [Cmdlet(VerbsCommon.Get, "OciFile", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(OciFileEntry))]
-public sealed class GetOciFileCommand : OciCmdlet
+public sealed class GetOciFileCommand : RegistryCmdlet
 {
     private const string InputObjectSet = "InputObject";
     private const string LocationSet = "Location";
@@ -76,9 +76,10 @@ public sealed class GetOciFileCommand : OciCmdlet
             }
 
             var wanted = Layer;
+            var options = SourceOptions;
             layers = async cancellationToken =>
             {
-                var manifest = await ImageLoader.LoadAsync(ImageSources.Open(location), platform, cancellationToken).ConfigureAwait(false);
+                var manifest = await ImageLoader.LoadAsync(ImageSources.Open(location, options), platform, cancellationToken).ConfigureAwait(false);
                 var image = manifest as OciImage ?? await ImageLoader.SelectAsync((OciIndex)manifest, platform ?? Core.Model.Platform.Default, cancellationToken).ConfigureAwait(false);
                 if (wanted is null)
                 {
@@ -136,3 +137,4 @@ public sealed class GetOciFileCommand : OciCmdlet
         });
     }
 }
+

@@ -11,7 +11,7 @@ namespace OciPS.Commands;
 /// <summary>Lists an image's layers joined with its build history; steps that changed no files are included and flagged.</summary>
 [Cmdlet(VerbsCommon.Get, "OciLayer", DefaultParameterSetName = LocationSet)]
 [OutputType(typeof(OciLayer))]
-public sealed class GetOciLayerCommand : OciCmdlet
+public sealed class GetOciLayerCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";
@@ -60,8 +60,9 @@ public sealed class GetOciLayerCommand : OciCmdlet
         {
             try
             {
+                var options = SourceOptions;
                 var location = ParseLocation(Image);
-                resolve = cancellationToken => ImageLoader.LoadAsync(ImageSources.Open(location), platform, cancellationToken);
+                resolve = cancellationToken => ImageLoader.LoadAsync(ImageSources.Open(location, options), platform, cancellationToken);
             }
             catch (Exception ex) when (IsPerInput(ex))
             {
@@ -88,3 +89,4 @@ public sealed class GetOciLayerCommand : OciCmdlet
         });
     }
 }
+

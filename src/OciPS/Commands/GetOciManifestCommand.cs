@@ -11,7 +11,7 @@ namespace OciPS.Commands;
 /// <summary>Resolves image locations to their manifest: an image (OciImage) or an index (OciIndex).</summary>
 [Cmdlet(VerbsCommon.Get, "OciManifest")]
 [OutputType(typeof(OciImage), typeof(OciIndex), typeof(string))]
-public sealed class GetOciManifestCommand : OciCmdlet
+public sealed class GetOciManifestCommand : RegistryCmdlet
 {
     /// <summary>Image locations: registry references, oci:, oci-archive:, docker-archive: or bare paths.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -55,13 +55,14 @@ public sealed class GetOciManifestCommand : OciCmdlet
             }
         }
 
+        var options = SourceOptions;
         RunAsync(async cancellationToken =>
         {
             foreach (var (text, location) in locations)
             {
                 try
                 {
-                    var source = ImageSources.Open(location);
+                    var source = ImageSources.Open(location, options);
                     var manifest = await ImageLoader.LoadAsync(source, platform, cancellationToken).ConfigureAwait(false);
                     await EmitAsync(Raw ? manifest.RawJson : manifest).ConfigureAwait(false);
                 }

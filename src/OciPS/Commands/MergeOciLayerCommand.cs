@@ -10,7 +10,7 @@ namespace OciPS.Commands;
 /// <summary>Merges an image's layers into its filesystem, one entry per path, streaming.</summary>
 [Cmdlet(VerbsData.Merge, "OciLayer", DefaultParameterSetName = LocationSet)]
 [OutputType(typeof(OciFileEntry))]
-public sealed class MergeOciLayerCommand : OciCmdlet
+public sealed class MergeOciLayerCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";

@@ -98,7 +98,9 @@ public sealed class NewOciImageCommand : OciCmdlet
             return;
         }
 
-        var staging = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ocips-build-" + Guid.NewGuid().ToString("N")[..12]);
+        // Staged next to an OCI layout destination, new blobs are moved into it (one file system) instead of copied.
+        var stagingParent = destination.Transport == LocationTransport.OciLayout ? System.IO.Path.GetDirectoryName(destination.Path!) : null;
+        var staging = System.IO.Path.Combine(stagingParent ?? System.IO.Path.GetTempPath(), ".ocips-build-" + Guid.NewGuid().ToString("N")[..12]);
         var progress = new ProgressReporter(Progress);
         var options = new ImageBuildOptions
         {
@@ -139,7 +141,7 @@ public sealed class NewOciImageCommand : OciCmdlet
             try
             {
                 var result = await ImageBuilder.BuildAsync(options, cancellationToken).ConfigureAwait(false);
-                await BuildOutput.WriteAsync(result.Source, destination, cancellationToken).ConfigureAwait(false);
+                await BuildOutput.WriteAsync(result.Source, destination, moveStagedBlobs: true, cancellationToken).ConfigureAwait(false);
                 Verbose($"Built {result.Digest} ({result.Images.Sum(i => i.NewLayers.Count)} new layer(s)) into {destination}.");
                 if (PassThru)
                 {

@@ -32,6 +32,9 @@ public abstract class OciCmdlet : AsyncPSCmdlet
         }
     }
 
+    /// <summary>How sources are opened (registry settings, cache); cmdlets with registry parameters override it.</summary>
+    protected virtual ImageSourceOptions SourceOptions => ImageSourceOptions.Default;
+
     /// <summary>Parses a -Platform value, or null when none was given.</summary>
     protected static Platform? ParsePlatform(string? platform)
     {
@@ -87,9 +90,10 @@ public abstract class OciCmdlet : AsyncPSCmdlet
             return false;
         }
 
+        var effective = options ?? SourceOptions;
         resolve = async cancellationToken =>
         {
-            var manifest = await ImageLoader.LoadAsync(ImageSources.Open(parsed, options), wanted, cancellationToken).ConfigureAwait(false);
+            var manifest = await ImageLoader.LoadAsync(ImageSources.Open(parsed, effective), wanted, cancellationToken).ConfigureAwait(false);
             return manifest as OciImage ?? await ImageLoader.SelectAsync((OciIndex)manifest, wanted ?? Platform.Default, cancellationToken).ConfigureAwait(false);
         };
         return true;

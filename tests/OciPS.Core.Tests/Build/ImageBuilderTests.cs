@@ -128,6 +128,17 @@ public sealed class ImageBuilderTests : IDisposable
     }
 
     [Fact]
+    public async Task OnbuildTriggersOfTheBaseRunAfterFrom()
+    {
+        _build.File("a.txt", "a").File("b.txt", "b");
+        var parent = _build.Combine("parent");
+        await _build.BuildAsync("FROM scratch\nONBUILD COPY a.txt /from-trigger.txt\n", "oci:" + parent + ":p", o => o with { Format = BuildFormat.Oci });
+        var (_, tree) = await _build.BuildTreeAsync($"FROM oci:{parent}:p\nCOPY b.txt /\n");
+        BuildHarness.AssertTree(["b.txt file 644 0:0 =b", "from-trigger.txt file 644 0:0 =a"], tree);
+        Assert.False(Config("oci:" + _build.Combine("out-" + 1)).GetProperty("config").TryGetProperty("OnBuild", out _));
+    }
+
+    [Fact]
     public async Task ArgsFollowDockerScopes()
     {
         _build.File("a.txt", "a");

@@ -45,7 +45,7 @@ public sealed class GitRepoConverterTests : IDisposable
         .EmptyStep("/bin/sh -c #(nop)  ENV APP=1");
 
     private static TarLayer RichLayer() => new TarLayer()
-        .Dir("etc").File("etc/passwd", "root:x:0:0::/root:/bin/sh\n").File("etc/shadow", "secret", mode: 0x180, uid: 0, gid: 42)
+        .Dir("etc").File("etc/passwd", "root:x:0:0::/root:/bin/sh\n").File("etc/shadow", "secret", mode: 0x180, uid: 0, gid: 42).File("etc/empty", string.Empty)
         .Dir("bin").File("bin/busybox", "#!busybox", mode: 0x1ED).Hardlink("bin/sh", "bin/busybox").Symlink("bin/ls", "busybox")
         .Dir("usr/bin").File("usr/bin/sudo", "sudo", mode: 0x9ED).File("usr/bin/tagged", "t", xattrs: new Dictionary<string, byte[]> { ["user.comment"] = "hello"u8.ToArray() })
         .Dir("tmp", mode: 0x3FF).Dir("var/mail", mode: 0xBFD, gid: 8).Dir("var/empty")
@@ -109,6 +109,7 @@ public sealed class GitRepoConverterTests : IDisposable
             .LayerTar(new TarLayer().Whiteout("home").File("bin/busybox", "#!busybox v2", mode: 0x1ED).ToTar()));
         var repository = _temp.Combine("repo");
         await ConvertAsync(image, repository);
+        Assert.Equal(string.Empty, ProcessRunner.Run("git", ["-C", repository, "fsck", "--strict", "--no-dangling"]).StandardError.Trim());
 
         var export = _temp.Combine("export");
         await using (var sink = DirectorySink.Create(export, new DirectorySinkOptions()))

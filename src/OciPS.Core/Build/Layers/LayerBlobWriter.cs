@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using OciPS.Core.Layers.Tar;
 using OciPS.Core.Model;
@@ -12,7 +11,7 @@ namespace OciPS.Core.Build.Layers;
 /// </summary>
 public static class LayerBlobWriter
 {
-    public static async Task<BuiltLayer> WriteAsync(IAsyncEnumerable<LayerItem> items, BuildCompression compression, string blobDirectory, bool ociMediaTypes, CancellationToken cancellationToken)
+    public static async Task<BuiltLayer> WriteAsync(IAsyncEnumerable<LayerItem> items, BuildCompression compression, string blobDirectory, bool ociMediaTypes, int parallelism, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(blobDirectory);
         var temporary = Path.Combine(blobDirectory, "layer.tmp-" + Guid.NewGuid().ToString("N"));
@@ -26,8 +25,8 @@ public static class LayerBlobWriter
             {
                 var compressedHash = new HashingStream(file);
                 Stream compressor = compression == BuildCompression.Zstd
-                    ? new ZstdSharp.CompressionStream(compressedHash, 3, leaveOpen: true)
-                    : new GZipStream(compressedHash, CompressionLevel.Optimal, leaveOpen: true);
+                    ? Zstd(compressedHash, parallelism)
+                    : new ParallelGzipStream(compressedHash, parallelism);
                 var tarHash = new HashingStream(compressor);
                 var tar = new TarWriter(tarHash, leaveOpen: true);
                 await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -61,6 +60,16 @@ public static class LayerBlobWriter
         {
             File.Delete(temporary);
         }
+    }
+
+    private static ZstdSharp.CompressionStream Zstd(Stream output, int parallelism)
+    {
+        var stream = new ZstdSharp.CompressionStream(output, 3, leaveOpen: true);
+
+        // With one worker or more, zstd's output does not depend on the number of workers: always use the
+        // multi-threaded mode so every machine writes the same bytes.
+        stream.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, Math.Max(1, parallelism));
+        return stream;
     }
 
     private static async Task WriteItemAsync(TarWriter tar, LayerItem item, CancellationToken cancellationToken)
