@@ -189,6 +189,15 @@ public static class ArtifactPublisher
     /// Pushes a plan: blobs first (skipped when present, mounted when possible, bounded parallelism),
     /// then child manifests, then the root under <paramref name="tag"/>, then commits.
     /// </summary>
+    /// <summary>
+    /// A layout takes the tag given to the publisher; other destinations name the top-level manifest
+    /// as their location says. (An empty tag: the top level, without a name of its own.)
+    /// </summary>
+    private static Task PushManifestAsync(IImageDestination destination, ManifestContent manifest, string? tag, CancellationToken cancellationToken) =>
+        destination is LayoutDestination layout
+            ? layout.PushManifestAsync(manifest, string.IsNullOrEmpty(tag) ? null : tag, cancellationToken)
+            : destination.PushManifestAsync(manifest, tag is not null, cancellationToken);
+
     public static async Task<PublishedArtifact> PushAsync(ArtifactPlan plan, IImageDestination destination, string? tag, IProgress<OciProgress>? progress, CancellationToken cancellationToken)
     {
         int pushed = 0, skipped = 0, mounted = 0;
@@ -228,10 +237,10 @@ public static class ArtifactPublisher
 
         foreach (var child in plan.Children)
         {
-            await destination.PushManifestAsync(child.Content, null, cancellationToken).ConfigureAwait(false);
+            await PushManifestAsync(destination, child.Content, null, cancellationToken).ConfigureAwait(false);
         }
 
-        await destination.PushManifestAsync(plan.Root.Content, tag, cancellationToken).ConfigureAwait(false);
+        await PushManifestAsync(destination, plan.Root.Content, tag ?? string.Empty, cancellationToken).ConfigureAwait(false);
         await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
         progress?.Report(new OciProgress(parentKey, null, "Publishing " + plan.Pack.Path, "done", blobs.Count, blobs.Count, IsBytes: false, Completed: true));
 

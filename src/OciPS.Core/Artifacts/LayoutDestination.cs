@@ -55,6 +55,10 @@ public sealed class LayoutDestination : IImageDestination
 
     public Task<bool> TryMountBlobAsync(Descriptor descriptor, ImageReference from, CancellationToken cancellationToken) => Task.FromResult(false);
 
+    public Task PushManifestAsync(ManifestContent manifest, bool topLevel, CancellationToken cancellationToken) =>
+        PushManifestAsync(manifest, topLevel ? ArtifactDestinations.TagOf(Location) : null, cancellationToken);
+
+    /// <summary>Stores a manifest, listed in index.json under <paramref name="tag"/> when one is given.</summary>
     public async Task PushManifestAsync(ManifestContent manifest, string? tag, CancellationToken cancellationToken)
     {
         var descriptor = await _writer.WriteBlobAsync(manifest.Bytes, manifest.MediaType, cancellationToken).ConfigureAwait(false);
