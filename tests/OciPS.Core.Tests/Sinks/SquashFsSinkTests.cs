@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
 using OciPS.Core.Layers;
@@ -253,6 +255,42 @@ public sealed partial class SquashFsSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task TheExportTable_MapsEveryInodeNumberToItsInode_AndCanBeLeftOut()
+    {
+        var image = await WriteImageAsync("export.sqfs", new SquashFsSinkOptions { SourceDateEpoch = Epoch });
+        var bytes = await File.ReadAllBytesAsync(image);
+        var inodeCount = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4));
+        var rootInode = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(32));
+        var inodeTable = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(64));
+        var directoryTable = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(72));
+        var exportTable = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(88));
+
+        var (inodes, blockOffsets) = ReadMetadata(bytes, inodeTable, directoryTable);
+        var references = new List<long>();
+        for (var list = exportTable; references.Count < inodeCount; list += 8)
+        {
+            var block = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan((int)list));
+            var (entries, _) = ReadMetadata(bytes, block, block + 1);
+            for (var i = 0; i + 8 <= entries.Length && references.Count < inodeCount; i += 8)
+            {
+                references.Add(BinaryPrimitives.ReadInt64LittleEndian(entries.AsSpan(i)));
+            }
+        }
+
+        Assert.Equal(rootInode, references[0]);
+        for (var number = 1; number <= inodeCount; number++)
+        {
+            var reference = references[number - 1];
+            var at = blockOffsets[reference >> 16] + (int)(reference & 0xFFFF);
+            Assert.Equal((uint)number, BinaryPrimitives.ReadUInt32LittleEndian(inodes.AsSpan(at + 12)));
+        }
+
+        var plain = await WriteImageAsync("no-export.sqfs", new SquashFsSinkOptions { SourceDateEpoch = Epoch, ExportTable = false });
+        Assert.Equal(-1, BinaryPrimitives.ReadInt64LittleEndian((await File.ReadAllBytesAsync(plain)).AsSpan(88)));
+        Assert.Contains("Filesystem is not exportable via NFS", ProcessRunner.Run("unsquashfs", ["-s", plain]).StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ANameLongerThanSquashFsHolds_IsAnErrorNamingIt_AndLeavesNothing()
     {
         var name = "data/" + new string('\u00e9', 129);
@@ -283,6 +321,33 @@ public sealed partial class SquashFsSinkTests : IDisposable
         }
 
         Assert.Empty(Directory.GetFileSystemEntries(_temp.Path));
+    }
+
+    /// <summary>Reads gzip metadata blocks from <paramref name="start"/> until <paramref name="end"/> (or one block): the bytes and where each block starts in them.</summary>
+    private static (byte[] Bytes, Dictionary<long, int> BlockOffsets) ReadMetadata(byte[] image, long start, long end)
+    {
+        using var output = new MemoryStream();
+        var offsets = new Dictionary<long, int>();
+        var position = start;
+        do
+        {
+            offsets[position - start] = (int)output.Length;
+            var header = BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan((int)position));
+            var length = header & 0x7FFF;
+            if ((header & 0x8000) != 0)
+            {
+                output.Write(image, (int)position + 2, length);
+            }
+            else
+            {
+                using var zlib = new ZLibStream(new MemoryStream(image, (int)position + 2, length), CompressionMode.Decompress);
+                zlib.CopyTo(output);
+            }
+
+            position += 2 + length;
+        }
+        while (position < end);
+        return (output.ToArray(), offsets);
     }
 
     private static IEnumerable<string> Ancestors(string path)
