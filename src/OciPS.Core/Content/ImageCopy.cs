@@ -220,6 +220,17 @@ public static class ImageCopy
                     return;
                 }
 
+                if (source is RegistrySource cached && destination is OciLayoutDestination layout)
+                {
+                    // Pulled into the cache (verified there), then copied file to file: no second hash, no user-space copy.
+                    await cached.EnsureCachedAsync(sourceBlob, cancellationToken).ConfigureAwait(false);
+                    layout.AddVerifiedBlobFile(targetBlob, cached.Cache.BlobPath(sourceBlob.Digest));
+                    Interlocked.Increment(ref _copied);
+                    Interlocked.Add(ref _bytes, targetBlob.Size);
+                    options.Progress?.Report(new BlobTransfer(targetBlob, targetBlob.Size, true));
+                    return;
+                }
+
                 for (var attempt = 1; ; attempt++)
                 {
                     try
