@@ -134,4 +134,16 @@ public sealed class RegistryCmdletTests(FixtureImages images) : IClassFixture<Fi
         Assert.Equal(ErrorCategory.ConnectionError, result.FirstError!.CategoryInfo.Category);
         Assert.Equal($"127.0.0.1:{port}/nothing/here:1", result.FirstError.TargetObject);
     }
+
+    [Fact]
+    public void PullsShowByteProgressPerLayerAndCompleteIt()
+    {
+        using var session = Session();
+        var result = session.Run("Save-OciImage \"$($args[0])/example/app:1.0\" -Destination $args[1] -CachePath $args[2] -PassThru", images.RegistryHost, _temp.Combine("progress-layout"), _temp.Combine("progress-cache"));
+        result.ThrowIfFailed();
+        var layers = session.Host.Progress.Where(p => p.Activity.StartsWith("Layer ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(layers);
+        Assert.Contains(layers, p => p.RecordType == ProgressRecordType.Completed);
+        Assert.All(layers.Where(p => p.RecordType == ProgressRecordType.Processing), p => Assert.Contains(" of ", p.StatusDescription, StringComparison.Ordinal));
+    }
 }
