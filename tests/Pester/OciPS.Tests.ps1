@@ -282,3 +282,41 @@ Describe 'Start-OciRegistryProxy' {
         Remove-Job $proxy
     }
 }
+
+Describe 'Save-OciImage and Copy-OciImage' {
+    It 'copies a layout to another layout keeping the digest' {
+        $destination = Join-Path $script:root 'copied'
+        $result = Copy-OciImage "oci:$($script:image.Path):1.0" "oci:${destination}:1.0" -PassThru
+        $result.Digest.ToString() | Should -Be $script:image.Digest
+        (Get-OciManifest "oci:${destination}:1.0").Digest.ToString() | Should -Be $script:image.Digest
+    }
+
+    It 'saves a docker archive that reads back with the same layers' {
+        $archive = Join-Path $script:root 'saved.tar'
+        Save-OciImage "oci:$($script:image.Path):1.0" -Destination "docker-archive:${archive}:pester/app:1.0" -Force
+        (Get-OciManifest "docker-archive:$archive").LayerCount | Should -Be 2
+    }
+
+    It 'converts to Docker media types on request' {
+        $destination = Join-Path $script:root 'docker-types'
+        $result = Copy-OciImage "oci:$($script:image.Path):1.0" "oci:${destination}:1.0" -Format Docker -PassThru
+        $result.MediaType | Should -Be 'application/vnd.docker.distribution.manifest.v2+json'
+    }
+}
+
+Describe 'Clear-OciCache and Connect-OciRegistry' {
+    It 'changes nothing with -WhatIf' {
+        $cache = Join-Path $script:root 'cache'
+        New-Item -ItemType Directory -Path (Join-Path $cache 'blobs/sha256') -Force | Out-Null
+        Set-Content -Path (Join-Path $cache 'blobs/sha256/0000') -Value 'x'
+        (Clear-OciCache $cache -WhatIf -PassThru).BlobsRemoved | Should -Be 0
+        Test-Path (Join-Path $cache 'blobs/sha256/0000') | Should -BeTrue
+    }
+
+    It 'stores credentials without checking them in a given file' {
+        $file = Join-Path $script:root 'auth.json'
+        $credential = [pscredential]::new('me', (ConvertTo-SecureString 'pw' -AsPlainText -Force))
+        Connect-OciRegistry registry.example.com -Credential $credential -NoVerify -AuthFile $file
+        (Get-Content $file -Raw | ConvertFrom-Json).auths.'registry.example.com'.auth | Should -Be 'bWU6cHc='
+    }
+}

@@ -221,6 +221,17 @@ public static class ImageCopy
                     return;
                 }
 
+                if (source is RegistrySource cached && destination is OciLayoutDestination layout)
+                {
+                    // Pulled into the cache (verified there), then copied file to file: no second hash, no user-space copy.
+                    await cached.EnsureCachedAsync(sourceBlob, cancellationToken).ConfigureAwait(false);
+                    layout.AddVerifiedBlobFile(targetBlob, cached.Cache.BlobPath(sourceBlob.Digest));
+                    Interlocked.Increment(ref _copied);
+                    Interlocked.Add(ref _bytes, targetBlob.Size);
+                    options.Progress?.Report(new BlobTransfer(targetBlob, targetBlob.Size, true));
+                    return;
+                }
+
                 for (var attempt = 1; ; attempt++)
                 {
                     try
@@ -228,7 +239,7 @@ public static class ImageCopy
                         var stream = await source.OpenBlobAsync(sourceBlob, cancellationToken).ConfigureAwait(false);
                         await using (stream.ConfigureAwait(false))
                         {
-                            var progress = options.Progress is { } sink ? new Progress<long>(sent => sink.Report(new BlobTransfer(targetBlob, sent, false))) : null;
+                            var progress = options.Progress is { } sink ? new SentBytes(targetBlob, sink) : null;
                             await destination.PushBlobAsync(targetBlob, stream, progress, cancellationToken).ConfigureAwait(false);
                         }
 
@@ -250,6 +261,15 @@ public static class ImageCopy
             }
         }
     }
+}
+
+/// <summary>
+/// Reports bytes sent synchronously, on the thread that sent them: <see cref="Progress{T}"/> would post
+/// reports that can arrive after the copy (and the cmdlet that asked for them) has finished.
+/// </summary>
+internal sealed class SentBytes(Descriptor blob, IProgress<BlobTransfer> sink) : IProgress<long>
+{
+    public void Report(long value) => sink.Report(new BlobTransfer(blob, value, false));
 }
 
 /// <summary>Rewrites manifests and indexes between OCI and Docker media types (the content of blobs never changes).</summary>

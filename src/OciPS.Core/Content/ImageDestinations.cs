@@ -82,6 +82,9 @@ public sealed class OciLayoutDestination : IImageDestination
 
     public Task<bool> TryMountBlobAsync(Descriptor descriptor, ImageReference from, CancellationToken cancellationToken) => Task.FromResult(false);
 
+    /// <summary>Adds a blob from a verified file (a cache entry) without reading it through a stream.</summary>
+    internal void AddVerifiedBlobFile(Descriptor descriptor, string path) => _writer.CopyVerifiedBlobFile(path, descriptor.Digest);
+
     public async Task PushManifestAsync(ManifestContent manifest, bool topLevel, CancellationToken cancellationToken)
     {
         await _writer.WriteBlobAsync(manifest.Bytes, manifest.MediaType, cancellationToken).ConfigureAwait(false);

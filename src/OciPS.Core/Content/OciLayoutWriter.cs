@@ -122,6 +122,31 @@ public sealed class OciLayoutWriter
     }
 
     /// <summary>
+    /// Adds a blob from a file already verified to hold it (a cache entry): a kernel-side copy, no
+    /// hashing. Nothing happens when the layout has the blob.
+    /// </summary>
+    public void CopyVerifiedBlobFile(string path, Digest digest)
+    {
+        var target = BlobPath(digest);
+        if (File.Exists(target))
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        var temporary = TemporaryName(target);
+        try
+        {
+            File.Copy(path, temporary);
+            MoveIntoPlace(temporary, target);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    /// <summary>
     /// Lists a manifest or index in index.json. With a tag, the entry carries
     /// <c>org.opencontainers.image.ref.name</c> and replaces any entry that had the same tag.
     /// </summary>

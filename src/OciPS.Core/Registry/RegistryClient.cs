@@ -209,8 +209,9 @@ public sealed class RegistryClient
     /// </summary>
     public async Task PushBlobAsync(Descriptor descriptor, Stream content, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        var verified = new VerifyingStream(content, descriptor, $"The content pushed as {descriptor.Digest} to {Repository.Name}", leaveOpen: true);
-        await using var _ = verified.ConfigureAwait(false);
+        // Sources hand out verifying streams already; hashing the same bytes twice costs a core on big pushes.
+        var verified = content as VerifyingStream ?? new VerifyingStream(content, descriptor, $"The content pushed as {descriptor.Digest} to {Repository.Name}", leaveOpen: true);
+        await using var _ = (verified == content ? Stream.Null : verified).ConfigureAwait(false);
         var location = await StartUploadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -221,6 +222,18 @@ public sealed class RegistryClient
                 await EnsureEndAsync(verified, cancellationToken).ConfigureAwait(false);
                 await CompleteUploadAsync(location, descriptor.Digest, bytes, cancellationToken).ConfigureAwait(false);
                 progress?.Report(descriptor.Size);
+                return;
+            }
+
+            if (Options.ChunkSize <= 0)
+            {
+                location = await PatchStreamAsync(location, verified, descriptor.Size, progress, cancellationToken).ConfigureAwait(false);
+                if (!verified.IsVerified)
+                {
+                    await EnsureEndAsync(verified, cancellationToken).ConfigureAwait(false);
+                }
+
+                await CompleteUploadAsync(location, descriptor.Digest, [], cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -378,6 +391,27 @@ public sealed class RegistryClient
                 var body = new ReadOnlyMemoryContent(chunk);
                 body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                 body.Headers.TryAddWithoutValidation("Content-Range", $"{offset}-{offset + chunk.Length - 1}");
+                return body;
+            },
+        }, cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, Repository.Name, cancellationToken).ConfigureAwait(false);
+        return UploadLocation(response, location);
+    }
+
+    /// <summary>The whole blob in one streamed PATCH: nothing buffered, but not repeatable (a failed blob is started over by the copy).</summary>
+    private async Task<Uri> PatchStreamAsync(Uri location, Stream content, long size, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(new RegistryRequest
+        {
+            Method = HttpMethod.Patch,
+            Target = location.ToString(),
+            Scopes = [PushScope],
+            Repeatable = false,
+            Content = () =>
+            {
+                var body = new StreamContent(new CountingStream(content, progress), 1 << 17);
+                body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                body.Headers.ContentLength = size;
                 return body;
             },
         }, cancellationToken).ConfigureAwait(false);

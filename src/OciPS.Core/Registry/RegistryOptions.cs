@@ -49,11 +49,15 @@ public sealed record RegistryOptions
     /// <summary>An HTTP or SOCKS5 proxy for every request; null uses HTTP(S)_PROXY/NO_PROXY from the environment.</summary>
     public Uri? Proxy { get; init; }
 
-    /// <summary>Blobs up to this size are uploaded with one PUT; larger ones in PATCH chunks of <see cref="ChunkSize"/>.</summary>
-    public long MonolithicUploadLimit { get; init; } = 16L * 1024 * 1024;
+    /// <summary>Blobs up to this size are uploaded with one PUT (buffered, so retried request by request).</summary>
+    public long MonolithicUploadLimit { get; init; } = 8L * 1024 * 1024;
 
-    /// <summary>The size of each PATCH of a chunked upload.</summary>
-    public long ChunkSize { get; init; } = 16L * 1024 * 1024;
+    /// <summary>
+    /// Larger blobs: with a positive size, PATCH chunks of that size, each buffered and retried on its
+    /// own (for registries or proxies that cap request bodies); with 0, one streamed PATCH holding
+    /// nothing in memory (the fastest; a failed upload is started over).
+    /// </summary>
+    public long ChunkSize { get; init; }
 
     /// <summary>How many times a request is retried after a connection fault, a 429 or a 5xx.</summary>
     public int MaxRetries { get; init; } = 4;

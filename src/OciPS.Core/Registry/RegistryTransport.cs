@@ -97,6 +97,11 @@ internal sealed class RegistryTransport : IDisposable
             {
                 response = await SendFollowingRedirectsAsync(request, target, authorization, cancellationToken).ConfigureAwait(false);
             }
+            catch (HttpRequestException ex) when (ex.InnerException is OciException content)
+            {
+                // A streamed body that failed its own verification: the content's fault, not the network's.
+                throw content;
+            }
             catch (Exception ex) when (IsTransient(ex, cancellationToken))
             {
                 if (!request.Repeatable || attempt >= Options.MaxRetries)

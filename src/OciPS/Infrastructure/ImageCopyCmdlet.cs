@@ -83,6 +83,10 @@ public abstract class ImageCopyCmdlet : RegistryCmdlet
             {
                 await ReportAsync(ex, sourceText).ConfigureAwait(false);
             }
+            finally
+            {
+                CompleteProgress();
+            }
         });
     }
 }

@@ -15,6 +15,7 @@ namespace OciPS.Infrastructure;
 public abstract class RegistryCmdlet : OciCmdlet
 {
     private ImageSourceOptions? _sourceOptions;
+    private ProgressReporter? _progress;
 
     /// <summary>Credentials for the registries of this call (else stored ones, else anonymous).</summary>
     [Parameter]
@@ -48,8 +49,11 @@ public abstract class RegistryCmdlet : OciCmdlet
         Registry = RegistryOptionsFor(Credential),
         CachePath = CachePath is null ? null : ResolvePath(CachePath),
         ThrottleLimit = ThrottleLimit,
-        Progress = new TransferProgress(new ProgressReporter(Progress, 100)),
+        Progress = new TransferProgress(_progress = new ProgressReporter(Progress, 100)),
     };
+
+    /// <summary>Completes the transfer progress records still open (call inside RunAsync, when the work ends).</summary>
+    protected void CompleteProgress() => _progress?.CompleteAll();
 
     /// <summary>Registry options with the given credential and this call's transport switches.</summary>
     protected RegistryOptions RegistryOptionsFor(PSCredential? credential) => new()

@@ -141,4 +141,21 @@ public sealed class RegistryPushTests : IDisposable
         Assert.Equal(ours.Config!.RootFs!.DiffIds.Select(d => d.ToString()), inspect.GetProperty("Layers").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains("archive/me:v1", ProcessRunner.Run("tar", ["-xOf", archive, "manifest.json"]).StandardOutput, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(10 * 1024 * 1024)]
+    public async Task ContentThatIsNotWhatTheDescriptorSaysIsRefusedAndNotStored(int size)
+    {
+        using var registry = LocalRegistry.Start();
+        var content = new byte[size];
+        Random.Shared.NextBytes(content);
+        var claimed = new Descriptor { MediaType = MediaTypes.OciLayerGzip, Digest = Digest.Compute(content), Size = size };
+        content[size / 2] ^= 0xff;
+        var destination = ImageDestinations.Open(ImageLocation.Parse($"{registry.Host}/corrupt/me:v1"), new ImageDestinationOptions { Registry = new RegistryOptions { Credentials = new CredentialStore([]) } });
+
+        await Assert.ThrowsAsync<DigestMismatchException>(() => destination.PushBlobAsync(claimed, new MemoryStream(content), null, CancellationToken.None));
+
+        Assert.False(await destination.BlobExistsAsync(claimed, CancellationToken.None));
+    }
 }
