@@ -233,14 +233,19 @@ public sealed class BlobCache
     private static (FileStream File, string Path) OpenPartial(string final)
     {
         var partial = final + ".partial";
+
+        // Exclusive: on Unix FileShare.None takes flock(LOCK_EX), which also keeps out a second download of
+        // the same blob in this process (another session); any other share mode is a shared lock there.
+        // Windows needs FileShare.Delete to rename the file while it is open, and locks by share mode anyway.
+        var share = OperatingSystem.IsWindows() ? FileShare.Delete : FileShare.None;
         try
         {
-            return (new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Delete, 1 << 16, FileOptions.Asynchronous), partial);
+            return (new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, share, 1 << 16, FileOptions.Asynchronous), partial);
         }
         catch (IOException)
         {
             var own = final + ".partial-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
-            return (new FileStream(own, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Delete, 1 << 16, FileOptions.Asynchronous), own);
+            return (new FileStream(own, FileMode.CreateNew, FileAccess.ReadWrite, share, 1 << 16, FileOptions.Asynchronous), own);
         }
     }
 

@@ -51,4 +51,33 @@ public sealed class RegistryMergeTests : IDisposable
             CancellationToken.None);
         Assert.Empty(differences);
     }
+
+    [Fact]
+    public async Task TwoSourcesSharingACache_DownloadTheSameBlobsAtOnce_AndBothGetThemWhole()
+    {
+        using var registry = LocalRegistry.Start();
+        var layout = _temp.Combine("layout-shared");
+        await RegistryFixture.WriteImageAsync(layout, "v1", bigFileSize: 8_000_000);
+        var reference = $"{registry.Host}/test/shared:v1";
+        Skopeo.Copy($"oci:{layout}:v1", "docker://" + reference, registry.SkopeoOptions(destination: true));
+
+        var cache = _temp.Combine("shared-cache");
+        async Task<IReadOnlyList<Digest>> PullAsync()
+        {
+            var source = ImageSources.Open(reference, options: RegistryFixture.Options(cache, registry));
+            var image = (OciImage)await ImageLoader.LoadAsync(source, null, CancellationToken.None);
+            var digests = new List<Digest>();
+            foreach (var layer in image.Layers.Where(l => l.Descriptor is not null))
+            {
+                await using var stream = await source.OpenBlobAsync(layer.Descriptor!, CancellationToken.None);
+                digests.Add(await Digest.ComputeAsync(stream));
+            }
+
+            return digests;
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(PullAsync)));
+        Assert.All(results, digests => Assert.Equal(results[0], digests));
+        Assert.Empty(Directory.GetFiles(Path.Combine(cache, "blobs", "sha256"), "*.partial*"));
+    }
 }
