@@ -456,25 +456,7 @@ public sealed class LayerMerger
             return normalised;
         }
 
-        var kept = new List<string>();
-        var escaped = false;
-        foreach (var part in normalised.Split('/'))
-        {
-            if (part != "..")
-            {
-                kept.Add(part);
-            }
-            else if (kept.Count > 0)
-            {
-                kept.RemoveAt(kept.Count - 1);
-            }
-            else
-            {
-                escaped = true;
-            }
-        }
-
-        var clamped = kept.Count == 0 ? "." : string.Join('/', kept);
+        var clamped = EntryName.ClampInside(normalised, out var escaped);
         if (escaped)
         {
             Report(state, "MergeEntryEscapes", MergeIssueSeverity.Warning, rawName, $"the name leads out of the root; it is kept inside, as '{clamped}'");

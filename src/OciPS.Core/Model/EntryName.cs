@@ -127,4 +127,32 @@ public static class EntryName
         var slash = normalizedPath.LastIndexOf('/');
         return slash < 0 ? normalizedPath : normalizedPath[(slash + 1)..];
     }
+
+    /// <summary>
+    /// A normalised path with its <c>..</c> components resolved lexically, never above the root: the
+    /// name a hostile entry is kept under, as containerd does. <paramref name="escaped"/> says whether a
+    /// <c>..</c> tried to leave the root.
+    /// </summary>
+    public static string ClampInside(string normalizedPath, out bool escaped)
+    {
+        var kept = new List<string>();
+        escaped = false;
+        foreach (var part in normalizedPath.Split('/'))
+        {
+            if (part != "..")
+            {
+                kept.Add(part);
+            }
+            else if (kept.Count > 0)
+            {
+                kept.RemoveAt(kept.Count - 1);
+            }
+            else
+            {
+                escaped = true;
+            }
+        }
+
+        return kept.Count == 0 ? "." : string.Join('/', kept);
+    }
 }
