@@ -61,11 +61,13 @@ internal sealed class RegistryTransport : IDisposable
 
         // Never .NET's default proxy: it is read once per process and would miss a later $env:HTTPS_PROXY.
         // WebProxy bypasses loopback hosts only with BypassProxyOnLocal, so an explicit proxy carries them too.
+        // Without proxy variables, Windows and macOS still get the system's proxy settings (.NET reads those).
         Proxy = options.Proxy is { } proxy
             ? new WebProxy(EnvironmentProxy.Normalise(proxy)) { BypassProxyOnLocal = false }
             : EnvironmentProxy.FromEnvironment(name => options.ProxyEnvironment is { } variables
                 ? variables.GetValueOrDefault(name)
-                : Environment.GetEnvironmentVariable(name));
+                : Environment.GetEnvironmentVariable(name)) ??
+              (options.ProxyEnvironment is null && !OperatingSystem.IsLinux() ? HttpClient.DefaultProxy : null);
         handler.UseProxy = Proxy is not null;
         handler.Proxy = Proxy;
         if (options.SkipTlsVerify || options.CaCertificateFile is not null)
