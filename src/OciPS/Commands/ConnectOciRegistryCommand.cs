@@ -16,6 +16,7 @@ public sealed class ConnectOciRegistryCommand : RegistryConnectionCmdlet
 {
     /// <summary>The registry host: docker.io, ghcr.io, localhost:5000…</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(RegistryHostCompleter))]
     [ValidateNotNullOrEmpty]
     public string Registry { get; set; } = string.Empty;
 

@@ -15,6 +15,7 @@ public sealed class CopyOciImageCommand : ImageCopyCmdlet
     /// <summary>The image to copy.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Image", "Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string Source { get; set; } = string.Empty;
 
