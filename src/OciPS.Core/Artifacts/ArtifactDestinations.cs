@@ -5,18 +5,18 @@ using OciPS.Core.References;
 namespace OciPS.Core.Artifacts;
 
 /// <summary>
-/// Opens where artifacts are published: an OCI layout (which keeps untagged referrers listed), or a
-/// registry repository.
+/// Opens where artifacts are published: a registry repository, an OCI layout (which keeps untagged
+/// referrers listed) or an OCI archive, through the destinations images are copied with. Docker
+/// archives hold images only, so they are refused.
 /// </summary>
 public static class ArtifactDestinations
 {
     public static IImageDestination Open(ImageLocation location, ImageDestinationOptions? options = null) => location.Transport switch
     {
-        LocationTransport.OciLayout => LayoutDestination.Open(location),
-        LocationTransport.Registry => ImageDestinations.Open(location, options),
+        LocationTransport.OciLayout or LocationTransport.OciArchive or LocationTransport.Registry => ImageDestinations.Open(location, options),
         _ => throw new UnsupportedContentException(
             "ArtifactDestinationUnsupported",
-            $"'{location.Original}' is a {location.Transport} location; artifacts are published to registries and oci: layouts.",
+            $"'{location.Original}' is a {location.Transport} location; artifacts are published to registries, oci: layouts and oci-archive: files.",
             location.Original),
     };
 

@@ -187,18 +187,10 @@ public static class ArtifactPublisher
 
     /// <summary>
     /// Pushes a plan: blobs first (skipped when present, mounted when possible, bounded parallelism),
-    /// then child manifests, then the root under <paramref name="tag"/>, then commits.
+    /// then child manifests by digest, then the root as the destination's location names it (its tag,
+    /// or untagged), then commits.
     /// </summary>
-    /// <summary>
-    /// A layout takes the tag given to the publisher; other destinations name the top-level manifest
-    /// as their location says. (An empty tag: the top level, without a name of its own.)
-    /// </summary>
-    private static Task PushManifestAsync(IImageDestination destination, ManifestContent manifest, string? tag, CancellationToken cancellationToken) =>
-        destination is LayoutDestination layout
-            ? layout.PushManifestAsync(manifest, string.IsNullOrEmpty(tag) ? null : tag, cancellationToken)
-            : destination.PushManifestAsync(manifest, tag is not null, cancellationToken);
-
-    public static async Task<PublishedArtifact> PushAsync(ArtifactPlan plan, IImageDestination destination, string? tag, IProgress<OciProgress>? progress, CancellationToken cancellationToken)
+    public static async Task<PublishedArtifact> PushAsync(ArtifactPlan plan, IImageDestination destination, IProgress<OciProgress>? progress, CancellationToken cancellationToken)
     {
         int pushed = 0, skipped = 0, mounted = 0;
         var blobs = plan.Blobs;
@@ -237,10 +229,14 @@ public static class ArtifactPublisher
 
         foreach (var child in plan.Children)
         {
-            await PushManifestAsync(destination, child.Content, null, cancellationToken).ConfigureAwait(false);
+            await destination.PushManifestAsync(child.Content, topLevel: false, cancellationToken).ConfigureAwait(false);
         }
 
-        await PushManifestAsync(destination, plan.Root.Content, tag ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        // Without a tag (or a pinned digest) the root is stored by digest only: a registry keeps it
+        // untagged, a layout lists it untagged at commit.
+        var tag = ArtifactDestinations.TagOf(destination.Location);
+        var named = tag is not null || destination.Location.Reference?.Digest is not null;
+        await destination.PushManifestAsync(plan.Root.Content, named, cancellationToken).ConfigureAwait(false);
         await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
         progress?.Report(new OciProgress(parentKey, null, "Publishing " + plan.Pack.Path, "done", blobs.Count, blobs.Count, IsBytes: false, Completed: true));
 

@@ -68,7 +68,6 @@ public sealed class PublishOciArtifactCommand : RegistryCmdlet
             Progress = progress,
             ResolveSubjectDigest = (digest, token) => ArtifactDestinations.ResolveDigestAsync(destination, digest, token),
         };
-        var tag = ArtifactDestinations.TagOf(destination);
         RunAsync(async cancellationToken =>
         {
             try
@@ -85,7 +84,7 @@ public sealed class PublishOciArtifactCommand : RegistryCmdlet
                     var target = ArtifactDestinations.Open(destination, new ImageDestinationOptions { Registry = RegistryOptionsFor(Credential) });
                     await using (target.ConfigureAwait(false))
                     {
-                        var published = await ArtifactPublisher.PushAsync(plan, target, tag, progress, cancellationToken).ConfigureAwait(false);
+                        var published = await ArtifactPublisher.PushAsync(plan, target, progress, cancellationToken).ConfigureAwait(false);
                         if (PassThru)
                         {
                             await EmitAsync(published).ConfigureAwait(false);

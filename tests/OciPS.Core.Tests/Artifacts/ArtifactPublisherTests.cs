@@ -230,10 +230,10 @@ public sealed class ArtifactPublisherTests : IDisposable
         var packPath = _dir.WriteFile("src/pack.yaml", yaml);
         var pack = await PackFileReader.ReadAsync(packPath, null, CancellationToken.None);
         await using var plan = await ArtifactPublisher.PlanAsync(pack, options ?? new ArtifactPackOptions(), CancellationToken.None);
-        var destination = LayoutDestination.Open(ImageLocation.Parse("oci:" + _dir.Combine(output)));
+        var destination = ArtifactDestinations.Open(ImageLocation.Parse("oci:" + _dir.Combine(output) + (tag is null ? string.Empty : ":" + tag)));
         await using (destination)
         {
-            return await ArtifactPublisher.PushAsync(plan, destination, tag, null, CancellationToken.None);
+            return await ArtifactPublisher.PushAsync(plan, destination, null, CancellationToken.None);
         }
     }
 }
