@@ -1,6 +1,7 @@
 using OciPS.Core.Content;
 using OciPS.Core.Model;
 using OciPS.Core.References;
+using OciPS.Core.Registry;
 
 namespace OciPS.Core.Artifacts;
 
@@ -24,8 +25,20 @@ public static class ArtifactDestinations
     public static string? TagOf(ImageLocation location) => location.Tag ?? location.Reference?.Tag;
 
     /// <summary>Finds a manifest by digest in the destination's repository (for a digest-only <c>subject</c>).</summary>
-    public static async Task<Descriptor> ResolveDigestAsync(ImageLocation destination, Digest digest, CancellationToken cancellationToken)
+    public static async Task<Descriptor> ResolveDigestAsync(ImageLocation destination, Digest digest, RegistryOptions? registry, CancellationToken cancellationToken)
     {
+        if (destination.Transport == LocationTransport.Registry && destination.Reference is { } reference)
+        {
+            try
+            {
+                return (await new RegistryClient(reference, registry).GetManifestAsync(digest.ToString(), cancellationToken).ConfigureAwait(false)).ToDescriptor();
+            }
+            catch (ManifestNotFoundException ex)
+            {
+                throw new OciException("ArtifactSubjectNotFound", OciErrorKind.NotFound, $"The subject {digest} is not in {reference.Registry}/{reference.Repository}.", digest.ToString(), ex);
+            }
+        }
+
         if (destination.Transport == LocationTransport.OciLayout && destination.Path is { } path && Directory.Exists(path))
         {
             var source = OciLayoutSource.Open(ImageLocation.Parse("oci:" + path));

@@ -2,6 +2,7 @@ using System.Globalization;
 using OciPS.Core.Content;
 using OciPS.Core.Model;
 using OciPS.Core.References;
+using OciPS.Core.Registry;
 
 namespace OciPS.Core.Artifacts;
 
@@ -50,6 +51,12 @@ public sealed record PublishedArtifact
     public IReadOnlyList<Descriptor> Layers { get; init; } = [];
 
     public Digest? Subject { get; init; }
+
+    /// <summary>
+    /// The referrers tag schema index updated for the subject (<c>sha256-…</c>), on a registry without
+    /// the referrers API; null when the registry lists referrers itself, or there is no subject.
+    /// </summary>
+    public string? ReferrersTag { get; init; }
 
     public int BlobsPushed { get; init; }
 
@@ -237,6 +244,12 @@ public static class ArtifactPublisher
         var tag = ArtifactDestinations.TagOf(destination.Location);
         var named = tag is not null || destination.Location.Reference?.Digest is not null;
         await destination.PushManifestAsync(plan.Root.Content, named, cancellationToken).ConfigureAwait(false);
+        string? referrersTag = null;
+        if (plan.Subject is { } subject && destination is RegistryDestination registry)
+        {
+            referrersTag = await ArtifactReferrers.AttachAsync(registry.Client, subject.Digest, plan.Root.Content, cancellationToken).ConfigureAwait(false);
+        }
+
         await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
         progress?.Report(new OciProgress(parentKey, null, "Publishing " + plan.Pack.Path, "done", blobs.Count, blobs.Count, IsBytes: false, Completed: true));
 
@@ -252,6 +265,7 @@ public static class ArtifactPublisher
             ManifestCount = plan.Children.Count + 1,
             Layers = root.Kind == ManifestKind.Manifest ? root.Manifest.Layers : plan.Children.Where(c => c.Content.Kind == ManifestKind.Manifest).SelectMany(c => c.Content.Manifest.Layers).ToList(),
             Subject = plan.Subject?.Digest,
+            ReferrersTag = referrersTag,
             BlobsPushed = pushed,
             BlobsSkipped = skipped,
             BlobsMounted = mounted,

@@ -296,6 +296,31 @@ public sealed class RegistryClient
         }
     }
 
+    /// <summary>
+    /// The referrers API (distribution spec 1.1): an index of the manifests whose <c>subject</c> is
+    /// <paramref name="subject"/>, or null when the registry has no such API (it answers 404, which a
+    /// registry that has it never does), so the caller uses the referrers tag schema instead.
+    /// </summary>
+    public async Task<ImageIndex?> GetReferrersAsync(Digest subject, string? artifactType, CancellationToken cancellationToken)
+    {
+        var target = RepositoryPath + "/referrers/" + subject + (artifactType is null ? string.Empty : "?artifactType=" + Uri.EscapeDataString(artifactType));
+        using var response = await SendAsync(new RegistryRequest
+        {
+            Method = HttpMethod.Get,
+            Target = target,
+            Accept = [MediaTypes.OciIndex],
+            Scopes = [PullScope],
+        }, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await EnsureSuccessAsync(response, subject.ToString(), cancellationToken).ConfigureAwait(false);
+        var bytes = await ReadLimitedAsync(response, ImageSourceExtensions.MaxDocumentSize, cancellationToken).ConfigureAwait(false);
+        return OciJson.Deserialize(bytes, OciJsonContext.Default.ImageIndex, $"The referrers of {subject} in {Repository.Name}");
+    }
+
     /// <summary>The repository's tags, page by page as the registry's <c>Link</c> headers lead.</summary>
     public async IAsyncEnumerable<string> ListTagsAsync(int? pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
