@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using OciPS.Core.Content;
 using OciPS.Core.Layers.Tar;
 using OciPS.Core.Model;
 
@@ -35,13 +36,16 @@ public sealed class ArtifactStaging : IAsyncDisposable
     /// <summary>Where staging files are written.</summary>
     public string Directory { get; }
 
-    /// <summary>A file as one blob, hashed where it is.</summary>
+    /// <summary>
+    /// A file as one blob, hashed where it is, once: pushing it opens a <see cref="HashedFileStream"/>,
+    /// which destinations do not hash again.
+    /// </summary>
     public static async Task<ArtifactBlob> FileAsync(string path, string mediaType, IReadOnlyDictionary<string, string> annotations, CancellationToken cancellationToken)
     {
-        var (digest, size) = await HashFileAsync(path, cancellationToken).ConfigureAwait(false);
+        var (digest, size, lastWrite) = await HashedFileStream.HashAsync(path, cancellationToken).ConfigureAwait(false);
         return new ArtifactBlob(
             new Descriptor { MediaType = mediaType, Digest = digest, Size = size, Annotations = Sorted(annotations) },
-            _ => Task.FromResult<Stream>(OpenRead(path)))
+            _ => Task.FromResult<Stream>(HashedFileStream.Open(path, digest, size, lastWrite)))
         { Origin = path };
     }
 
@@ -53,10 +57,12 @@ public sealed class ArtifactStaging : IAsyncDisposable
     {
         var staged = NextPath("dir");
         using var tarHasher = Digest.CreateHasher(Digest.Sha256);
+        using var blobHasher = Digest.CreateHasher(Digest.Sha256);
         var file = new FileStream(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous);
         await using (file.ConfigureAwait(false))
         {
-            var gzip = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true);
+            // Both digests as the bytes pass: the tar's (for ORAS) and the compressed blob's.
+            var gzip = new GZipStream(new HashingWriteStream(file, blobHasher), CompressionLevel.Optimal, leaveOpen: true);
             await using (gzip.ConfigureAwait(false))
             {
                 var hashing = new HashingWriteStream(gzip, tarHasher);
@@ -74,10 +80,12 @@ public sealed class ArtifactStaging : IAsyncDisposable
             [OrasAnnotations.Unpack] = "true",
             [OrasAnnotations.ContentDigest] = Digest.FromHash(Digest.Sha256, tarHasher.GetHashAndReset()).ToString(),
         };
-        var (digest, size) = await HashFileAsync(staged, cancellationToken).ConfigureAwait(false);
+        var digest = Digest.FromHash(Digest.Sha256, blobHasher.GetHashAndReset());
+        var written = new FileInfo(staged);
+        var (size, lastWrite) = (written.Length, written.LastWriteTimeUtc);
         return new ArtifactBlob(
             new Descriptor { MediaType = mediaType, Digest = digest, Size = size, Annotations = Sorted(all) },
-            _ => Task.FromResult<Stream>(OpenRead(staged)))
+            _ => Task.FromResult<Stream>(HashedFileStream.Open(staged, digest, size, lastWrite)))
         { Origin = path };
     }
 
@@ -142,9 +150,10 @@ public sealed class ArtifactStaging : IAsyncDisposable
                 throw new CorruptContentException("ArtifactDownloadIncomplete", $"The download of '{url}' ended after {size} of {expected} bytes.", url);
             }
 
+            var lastWrite = File.GetLastWriteTimeUtc(staged);
             return new ArtifactBlob(
                 new Descriptor { MediaType = mediaType, Digest = digest, Size = size, Annotations = Sorted(annotations) },
-                _ => Task.FromResult<Stream>(OpenRead(staged)))
+                _ => Task.FromResult<Stream>(HashedFileStream.Open(staged, digest, size, lastWrite)))
             { Origin = url };
         }
     }
@@ -220,15 +229,6 @@ public sealed class ArtifactStaging : IAsyncDisposable
 
     private static FileStream OpenRead(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-
-    private static async Task<(Digest Digest, long Size)> HashFileAsync(string path, CancellationToken cancellationToken)
-    {
-        var stream = OpenRead(path);
-        await using (stream.ConfigureAwait(false))
-        {
-            return (await Digest.ComputeAsync(stream, Digest.Sha256, cancellationToken).ConfigureAwait(false), stream.Length);
-        }
-    }
 
     private string NextPath(string kind) =>
         System.IO.Path.Combine(Directory, kind + "-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -82,6 +82,14 @@ public sealed class OciLayoutDestination : IImageDestination
 
     public async Task PushBlobAsync(Descriptor descriptor, Stream content, IProgress<long>? progress, CancellationToken cancellationToken)
     {
+        if (content is HashedFileStream hashed && hashed.Digest == descriptor.Digest && hashed.HashedLength == descriptor.Size)
+        {
+            // Hashed once already: a kernel-side copy, checked unchanged before it is moved into place.
+            _writer.CopyVerifiedBlobFile(hashed.Path, descriptor.Digest, hashed.EnsureUnchanged);
+            progress?.Report(descriptor.Size);
+            return;
+        }
+
         var counted = new CountingStream(content, progress);
         await _writer.WriteBlobAsync(counted, descriptor.MediaType, descriptor.Digest, descriptor.Size, cancellationToken).ConfigureAwait(false);
     }

@@ -209,8 +209,11 @@ public sealed class RegistryClient
     /// </summary>
     public async Task PushBlobAsync(Descriptor descriptor, Stream content, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        // Sources hand out verifying streams already; hashing the same bytes twice costs a core on big pushes.
-        var verified = content as VerifyingStream ?? new VerifyingStream(content, descriptor, $"The content pushed as {descriptor.Digest} to {Repository.Name}", leaveOpen: true);
+        // Sources hand out verifying streams already, and a file hashed for its digest is checked by the
+        // registry on the final PUT: hashing the same bytes twice costs a core on big pushes.
+        var verified = content is VerifyingStream or HashedFileStream
+            ? content
+            : new VerifyingStream(content, descriptor, $"The content pushed as {descriptor.Digest} to {Repository.Name}", leaveOpen: true);
         await using var _ = (verified == content ? Stream.Null : verified).ConfigureAwait(false);
         var location = await StartUploadAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -228,7 +231,7 @@ public sealed class RegistryClient
             if (Options.ChunkSize <= 0)
             {
                 location = await PatchStreamAsync(location, verified, descriptor.Size, progress, cancellationToken).ConfigureAwait(false);
-                if (!verified.IsVerified)
+                if (verified is not VerifyingStream { IsVerified: true })
                 {
                     await EnsureEndAsync(verified, cancellationToken).ConfigureAwait(false);
                 }
