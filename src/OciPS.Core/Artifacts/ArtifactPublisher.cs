@@ -25,6 +25,9 @@ public sealed record ArtifactPackOptions
 
     public IProgress<OciProgress>? Progress { get; init; }
 
+    /// <summary>Where AWS settings for <c>s3://</c> sources are read (the process environment by default).</summary>
+    public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
+
     /// <summary>Finds the manifest a digest-only <c>subject</c> names (in the destination repository).</summary>
     public Func<Digest, CancellationToken, Task<Descriptor>>? ResolveSubjectDigest { get; init; }
 }
@@ -129,7 +132,10 @@ public static class ArtifactPublisher
     /// <summary>Stages every item and builds the manifests; reads sources, writes nothing but staging files.</summary>
     public static async Task<ArtifactPlan> PlanAsync(PackFile pack, ArtifactPackOptions options, CancellationToken cancellationToken)
     {
-        var staging = new ArtifactStaging(options.StagingDirectory, options.Http, options.Progress);
+        var s3 = pack.Items.Select(i => i.From).Append(pack.Config?.From).Any(s => s?.Kind == PackSourceKind.S3)
+            ? S3Settings.FromEnvironment(options.Environment)
+            : null;
+        var staging = new ArtifactStaging(options.StagingDirectory, options.Http, options.Progress, s3);
         try
         {
             var config = pack.Config is null
@@ -317,13 +323,8 @@ public static class ArtifactPublisher
                 }
 
                 return blob;
-            case PackSourceKind.Http:
+            case PackSourceKind.Http or PackSourceKind.S3:
                 return await staging.DownloadAsync(item, mediaType, annotations, cancellationToken).ConfigureAwait(false);
-            case PackSourceKind.S3:
-                throw new UnsupportedContentException(
-                    "ArtifactSourceUnsupported",
-                    $"'{source.Text}' (the item at {source.Position}) is an S3 source; this version of OciPS does not read S3. Download the object first (aws s3 cp) and pack it with file://, or serve it over https://.",
-                    source.Text);
             default:
                 throw new UnsupportedContentException("ArtifactSourceUnsupported", $"'{source.Text}' (at {source.Position}) cannot be packed as one blob.", source.Text);
         }

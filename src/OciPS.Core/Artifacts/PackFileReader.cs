@@ -369,6 +369,11 @@ public static partial class PackFileReader
                         return null;
                     }
 
+                    if (!HasS3Credentials(node))
+                    {
+                        return null;
+                    }
+
                     return new PackSource(text, PackSourceKind.S3, text, null, position);
                 case "oci" or "docker" or "cr" when slashes:
                     var reference = rest[2..];
@@ -659,6 +664,26 @@ public static partial class PackFileReader
 
         private static bool IsNull(YamlNode node) =>
             node is YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "" or "~" or "null" };
+
+        /// <summary>S3 objects are read with the AWS CLI's environment variables; without them nothing is uploaded.</summary>
+        private bool HasS3Credentials(YamlNode node)
+        {
+            try
+            {
+                if (S3Settings.FromEnvironment(options.Environment) is not null)
+                {
+                    return true;
+                }
+
+                Error("S3CredentialsMissing", "s3:// sources need AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN for temporary ones, AWS_REGION, and AWS_ENDPOINT_URL for an S3-compatible server)", node);
+            }
+            catch (OciException ex)
+            {
+                Error(ex.ErrorId, ex.Message, node);
+            }
+
+            return false;
+        }
 
         private void Error(string code, string message, YamlNode node) => Errors.Add(new PackFileError(code, message, At(node)));
     }

@@ -231,15 +231,6 @@ public sealed class ArtifactPublisherTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir.Combine("out", "blobs", "sha256"), "*tmp*"));
     }
 
-    [Fact]
-    public async Task Registry_and_s3_sources_fail_with_clear_errors_naming_the_item()
-    {
-        var s3 = await Assert.ThrowsAsync<UnsupportedContentException>(() => PublishAsync("items:\n  - from: config.tmpl\n  - from: s3://bucket/key.bin\n", "s3", output: "s3"));
-        Assert.Contains("s3://bucket/key.bin", s3.Message, StringComparison.Ordinal);
-        Assert.Contains("line 3", s3.Message, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(_dir.Combine("s3")));
-    }
-
     private string BlobPath(string digest) => _dir.Combine("out", "blobs", "sha256", digest["sha256:".Length..]);
 
     private Digest ImageDigest(string layout, string tag) =>

@@ -266,6 +266,23 @@ public sealed class PackFileReaderTests : IDisposable
         Assert.Equal(new PackPosition(1, 10), Single("subject: oci:missing-layout:v1\nitems:\n  - from: config.tmpl\n", "FileNotFound").Position);
     }
 
+    [Fact]
+    public void S3_sources_without_credentials_are_reported_with_line_and_column()
+    {
+        var error = Single("type: application/vnd.example\nitems:\n  - from: config.tmpl\n  - from: s3://bucket/tools/tool.bin\n", "S3CredentialsMissing");
+        Assert.Equal(new PackPosition(4, 11), error.Position);
+        Assert.Contains("AWS_ACCESS_KEY_ID", error.Message, StringComparison.Ordinal);
+
+        var withKeys = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "k", ["AWS_SECRET_ACCESS_KEY"] = "s" };
+        var pack = Parse("items:\n  - from: s3://bucket/tools/tool.bin\n", name => withKeys.GetValueOrDefault(name));
+        Assert.Equal(PackSourceKind.S3, pack.Items[0].From.Kind);
+        Assert.Equal("tool.bin", pack.Items[0].Title);
+
+        withKeys["AWS_ENDPOINT_URL"] = "ftp://nope";
+        var endpoint = Assert.Throws<PackFileException>(() => Parse("items:\n  - from: s3://bucket/k\n", name => withKeys.GetValueOrDefault(name)));
+        Assert.Equal("S3EndpointInvalid", Assert.Single(endpoint.Errors).Code);
+    }
+
     private PackFile Parse(string yaml, Func<string, string?>? environment = null) =>
         PackFileReader.Parse(yaml, "pack.yaml", _dir.Path, new PackFileReadOptions { Environment = environment ?? (_ => null) });
 
