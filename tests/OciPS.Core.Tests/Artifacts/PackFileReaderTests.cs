@@ -283,6 +283,40 @@ public sealed class PackFileReaderTests : IDisposable
         Assert.Equal("S3EndpointInvalid", Assert.Single(endpoint.Errors).Code);
     }
 
+    [Fact]
+    public async Task Every_pack_file_in_the_docs_is_valid()
+    {
+        _dir.WriteFile("bin/arm64/tool", "tool");
+        _dir.WriteFile("sbom.json", "{}");
+        foreach (var tag in new[] { "app-1.0", "app-v1.0", "app-v1.0-arm" })
+        {
+            await Registry.RegistryFixture.WriteImageAsync(_dir.Combine("images"), tag);
+        }
+
+        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "artifacts.md"));
+        var blocks = System.Text.RegularExpressions.Regex.Matches(docs, "```yaml\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.True(blocks.Count >= 7, "the page shows the reference pack file and one per oci-packer example");
+        var environment = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "k", ["AWS_SECRET_ACCESS_KEY"] = "s" };
+        foreach (System.Text.RegularExpressions.Match block in blocks)
+        {
+            // The reference block shows where digests go; any digest stands in for them.
+            var yaml = block.Groups[1].Value.Replace("<64 hex digits>", new string('a', 64), StringComparison.Ordinal);
+            var pack = Parse(yaml, name => environment.GetValueOrDefault(name));
+            Assert.NotEmpty(pack.Items);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OciPS.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("OciPS.sln not found above the test binaries.");
+    }
+
     private PackFile Parse(string yaml, Func<string, string?>? environment = null) =>
         PackFileReader.Parse(yaml, "pack.yaml", _dir.Path, new PackFileReadOptions { Environment = environment ?? (_ => null) });
 
