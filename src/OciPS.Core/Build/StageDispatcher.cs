@@ -248,29 +248,28 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
         };
     }
 
+    /// <summary>
+    /// WORKDIR as BuildKit does it: the path's links followed in the stage's files, only missing
+    /// directories made (0755, owned by USER when set); an existing directory is left as it is and
+    /// then, with nothing to write, the step adds no layer.
+    /// </summary>
     private async Task WorkdirAsync(DockerfileInstruction instruction, CancellationToken cancellationToken)
     {
-        var requested = Expand(instruction.Arguments, instruction.StartLine);
+        var line = instruction.StartLine;
+        var requested = Expand(instruction.Arguments, line);
         var path = CopyPlanner.Normalise(requested.StartsWith('/') ? requested : stage.WorkingDirectory.TrimEnd('/') + "/" + requested);
         stage.Container = stage.Container with { WorkingDir = "/" + path };
-        if (path.Length == 0 || stage.CreatedDirectories.Contains(path))
+        await stage.Tree.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var resolved = stage.Tree.Resolve(path, line);
+        if (resolved.IsDirectory)
         {
             Record(instruction, "WORKDIR " + stage.Container.WorkingDir);
             return;
         }
 
-        var owner = string.IsNullOrEmpty(stage.Container.User) ? ((long, long)?)null : await ResolveOwnerAsync(stage.Container.User, instruction.StartLine, cancellationToken).ConfigureAwait(false);
+        var owner = string.IsNullOrEmpty(stage.Container.User) ? (0, 0) : await ResolveOwnerAsync(stage.Container.User, line, cancellationToken).ConfigureAwait(false);
         var time = builder.Options.SourceDateEpoch is { } epoch ? new UnixTime(epoch, 0) : UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow);
-        var items = new List<LayerItem>();
-        var segments = path.Split('/');
-        for (var i = stage.StartsEmpty ? 1 : segments.Length; i <= segments.Length; i++)
-        {
-            var directory = string.Join('/', segments.Take(i));
-            var isTarget = i == segments.Length;
-            items.Add(new LayerItem { Path = directory, Kind = TarEntryKind.Directory, Mode = 0x1ED, ModifiedTime = time, Uid = isTarget ? owner?.Item1 ?? 0 : 0, Gid = isTarget ? owner?.Item2 ?? 0 : 0 });
-        }
-
-        stage.CreatedDirectories.Add(path);
+        var items = stage.Tree.MakeDirectories(resolved.Path, owner, time, line);
         var layer = builder.StartLayer(_ => AsAsync(items), cancellationToken);
         var text = stage.Container.WorkingDir;
         stage.Steps.Add(new StageStep(instruction, _ => Nop + "WORKDIR " + text, layer));
@@ -322,8 +321,14 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
         }
 
         var request = new CopyRequest(instruction, sources, destination, owner, mode, flags.GetValueOrDefault("checksum") is { } c ? Expand(c, line) : null, from, instruction.Keyword == "ADD");
-        var (items, kind) = await planner.PlanAsync(stage, request, cancellationToken).ConfigureAwait(false);
-        var layer = builder.StartLayer(items, cancellationToken);
+        var plan = await planner.PlanAsync(stage, request, cancellationToken).ConfigureAwait(false);
+        var kind = plan.Kind;
+        var layer = builder.StartLayer(plan.Items, cancellationToken);
+        if (plan.Recorded is { } recorded)
+        {
+            stage.Tree.Attach(layer, recorded);
+        }
+
         _accounts = null;
         var keyword = instruction.Keyword;
         var shownDestination = destination.StartsWith('/') ? destination : stage.WorkingDirectory.TrimEnd('/') + "/" + destination;
