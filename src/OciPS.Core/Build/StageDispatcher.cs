@@ -371,9 +371,18 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
             $"{builder.FileName}:{line}: unable to find {(passwd ? "user" : "group")} '{name}': {(file is null ? $"the stage has no /etc/{(passwd ? "passwd" : "group")}" : $"no matching entries in /etc/{(passwd ? "passwd" : "group")}")}.", name);
     }
 
-    /// <summary>Reads /etc/passwd and /etc/group of the stage as it stands (its base and the layers so far).</summary>
+    /// <summary>
+    /// /etc/passwd and /etc/group of the stage as it stands: the base's, read with its file index, unless
+    /// this stage's layers wrote to /etc; then the stage so far is merged again.
+    /// </summary>
     private async Task<(string? Passwd, string? Group)> ReadAccountsAsync(CancellationToken cancellationToken)
     {
+        await stage.Tree.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        if (stage.Tree.BaseAccountFile("etc/passwd") is (true, var basePasswd) && stage.Tree.BaseAccountFile("etc/group") is (true, var baseGroup))
+        {
+            return (basePasswd, baseGroup);
+        }
+
         var image = await builder.SnapshotAsync(stage, cancellationToken).ConfigureAwait(false);
         string? passwd = null, group = null;
         var merger = new LayerMerger(MergeLayer.Of(image));

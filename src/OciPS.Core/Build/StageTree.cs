@@ -31,6 +31,7 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
 
     private readonly Dictionary<string, TreeNode> _written = new(StringComparer.Ordinal);
     private readonly List<(Task Layer, List<(string Path, TreeNode Node)> Entries)> _pending = [];
+    private readonly Dictionary<string, string> _baseAccounts = new(StringComparer.Ordinal);
     private Dictionary<string, TreeNode>? _base;
 
     /// <summary>How many paths the base index holds (0 until it is built).</summary>
@@ -39,7 +40,7 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
     /// <summary>Builds the base index if needed and takes in what earlier layers of the stage wrote while streaming.</summary>
     public async Task EnsureAsync(CancellationToken cancellationToken)
     {
-        _base ??= baseImage is { Layers.Count: > 0 } image ? await IndexAsync(image, cancellationToken).ConfigureAwait(false) : [];
+        _base ??= baseImage is { Layers.Count: > 0 } image ? await IndexAsync(image, _baseAccounts, cancellationToken).ConfigureAwait(false) : [];
         foreach (var (layer, entries) in _pending)
         {
             await layer.ConfigureAwait(false);
@@ -52,8 +53,11 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
         _pending.Clear();
     }
 
-    /// <summary>Streams the merge of an image's layers into an index of its paths; file contents are skipped, not read.</summary>
-    internal static async Task<Dictionary<string, TreeNode>> IndexAsync(OciImage image, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the merge of an image's layers into an index of its paths. File contents are skipped,
+    /// except /etc/passwd and /etc/group, kept for --chown and USER names (so the base is read once).
+    /// </summary>
+    internal static async Task<Dictionary<string, TreeNode>> IndexAsync(OciImage image, Dictionary<string, string>? accounts, CancellationToken cancellationToken)
     {
         var index = new Dictionary<string, TreeNode>(StringComparer.Ordinal);
         var merger = new LayerMerger(MergeLayer.Of(image), report: null, progress: null, activity: "Reading the base image's file list");
@@ -71,11 +75,26 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
                 OciFileType.Symlink => TarEntryKind.Symlink,
                 _ => TarEntryKind.File,
             };
+            if (accounts is not null && entry.Path is "etc/passwd" or "etc/group" && entry.Type == OciFileType.File && merged.Content is { } content && entry.Size < 16 << 20)
+            {
+                using var reader = new StreamReader(content, System.Text.Encoding.UTF8, leaveOpen: true);
+                accounts[entry.Path] = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             index[string.Intern(entry.Path)] = new TreeNode(kind, entry.Mode & 0xFFF, entry.Uid, entry.Gid, kind == TarEntryKind.Symlink ? entry.LinkTarget : null);
         }
 
         return index;
     }
+
+    /// <summary>
+    /// The base's /etc/passwd or /etc/group text ('etc/passwd'), when no layer of this stage wrote to
+    /// /etc; <c>Found</c> is false when the stage's own layers must be read instead.
+    /// </summary>
+    public (bool Found, string? Text) BaseAccountFile(string path) =>
+        _written.Keys.Any(p => p == "etc" || p.StartsWith("etc/", StringComparison.Ordinal)) || Lookup("etc") is { IsDirectory: false }
+            ? (false, null)
+            : (true, _baseAccounts.GetValueOrDefault(path));
 
     /// <summary>Records an entry a layer of this stage writes (known when the instruction is planned).</summary>
     public void Record(LayerItem item) =>

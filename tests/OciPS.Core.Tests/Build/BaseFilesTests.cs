@@ -170,6 +170,16 @@ public sealed class BaseFilesTests : IDisposable
         Assert.Contains("lib link 777 0:0 -> usr/lib", tree);
     }
 
+    [Fact]
+    public async Task ChownNamesComeFromTheBaseOrFromWhatTheStageWroteToEtc()
+    {
+        var baseImage = await BaseImageAsync();
+        _build.File("a.txt", "a").File("passwd", Passwd + "svc:x:4242:4243::/:/bin/sh\n").File("group", Group + "svc:x:4243:\n");
+        var (_, tree) = await _build.BuildTreeAsync($"FROM {baseImage}\nCOPY --chown=root:app a.txt /one\nCOPY passwd group /etc/\nCOPY --chown=svc:svc a.txt /two\n");
+        Assert.Contains("one file 644 0:1000 =a", tree);
+        Assert.Contains("two file 644 4242:4243 =a", tree);
+    }
+
     [Theory]
     [InlineData("COPY rootfs/ /", "BuildDestinationConflict", "'/bin'")]
     [InlineData("COPY a.txt /usr/bin/sh/x", "BuildDestinationNotDirectory", "'/usr/bin/sh' is not a directory")]
