@@ -81,7 +81,7 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
                 accounts[entry.Path] = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            index[string.Intern(entry.Path)] = new TreeNode(kind, entry.Mode & 0xFFF, entry.Uid, entry.Gid, kind == TarEntryKind.Symlink ? entry.LinkTarget : null);
+            index[entry.Path] = new TreeNode(kind, entry.Mode & 0xFFF, entry.Uid, entry.Gid, kind == TarEntryKind.Symlink ? entry.LinkTarget : null);
         }
 
         return index;
