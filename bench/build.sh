@@ -141,11 +141,17 @@ YAML
     measure ocips_registry "${OCIPS_BENCH[@]}" build "$app" "$host/bench/ocips:built" Oci Gzip "$app/Dockerfile.registry" "$DATA/build-cache"
     ocips_uploaded="$(uploaded_bytes)"
     grep -E "^registry:" "$DATA/ocips_registry.stderr" | tail -1 | sed 's/^/OciPS /'
+    base_layers="$(skopeo inspect --tls-verify=false --raw "docker://$host/bench/base:latest" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["layers"]))')"
+    new_layers="$(skopeo inspect --tls-verify=false --raw "docker://$host/bench/ocips:built" | python3 -c '
+import json, sys
+raw = sys.stdin.buffer.read()
+m = json.loads(raw)
+new = m["layers"][int(sys.argv[1]):]
+layers, config = sum(l["size"] for l in new), m["config"]["size"]
+print(f"{len(new)} new layer(s) {layers} + config {config} + manifest {len(raw)} = {layers + config + len(raw)} bytes")' "$base_layers")"
     measure buildah_registry bash -c buildah_registry_run
     buildah_uploaded="$(uploaded_bytes)"
     BEFORE_EACH=""
-    base_layers="$(skopeo inspect --tls-verify=false --raw "docker://$host/bench/base:latest" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["layers"]))')"
-    new_layers="$(skopeo inspect --tls-verify=false --raw "docker://$host/bench/ocips:built" | python3 -c 'import json,sys; raw = sys.stdin.buffer.read(); m = json.loads(raw); n = m["layers"][int(sys.argv[1]):]; s = sum(l["size"] for l in n); print(f"{len(n)} new layer(s) {s} + config {m[\"config\"][\"size\"]} + manifest {len(raw)} = {s + m[\"config\"][\"size\"] + len(raw)} bytes")' "$base_layers")"
     registry_reset
 
     echo

@@ -44,7 +44,8 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
     /// The destination is resolved in the stage's files as Docker does: its symbolic links followed, an
     /// existing directory copied into and left untouched, missing directories written 0755 and owned by --chown.
     /// </summary>
-    public async Task<CopyPlan> PlanAsync(BuildStage stage, CopyRequest request, CancellationToken cancellationToken)
+    /// <param name="tree">The files the destination is resolved in: the stage's, or an empty tree for --link.</param>
+    public async Task<CopyPlan> PlanAsync(BuildStage stage, CopyRequest request, StageTree tree, CancellationToken cancellationToken)
     {
         var line = request.Instruction.StartLine;
         var syntaxDirectory = IsDirectorySyntax(request.Destination);
@@ -70,7 +71,6 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
 
         // Docker (BuildKit's copy) first makes the destination directory, or the destination's parent,
         // then copies into the destination when it is (or leads by links to) a directory.
-        var tree = stage.Tree;
         await tree.EnsureAsync(cancellationToken).ConfigureAwait(false);
         var resolved = tree.Resolve(target, line);
         var destination = resolved.Path;
@@ -80,7 +80,7 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
         if (request.From is not null)
         {
             var parents = planned.Values.ToArray();
-            var (fromItems, recorded) = StageTree.Recording(ct => FromImageAsync(stage, request, destination, intoDirectory, parents, ct));
+            var (fromItems, recorded) = StageTree.Recording(ct => FromImageAsync(tree, request, destination, intoDirectory, parents, ct));
             return new CopyPlan(fromItems, request.Sources.Count == 1 ? "dir" : "multi", recorded);
         }
 
@@ -290,7 +290,7 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
         }
     }
 
-    private async IAsyncEnumerable<LayerItem> FromImageAsync(BuildStage stage, CopyRequest request, string target, bool destinationIsDirectory, LayerItem[] parents, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<LayerItem> FromImageAsync(StageTree tree, CopyRequest request, string target, bool destinationIsDirectory, LayerItem[] parents, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var from = request.From!;
         var sources = request.Sources.Select(s => Normalise(s)).ToArray();
@@ -298,7 +298,7 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
         var epoch = options.SourceDateEpoch is { } sde ? new UnixTime(sde, 0) : (UnixTime?)null;
         var emitted = new HashSet<string>(StringComparer.Ordinal);
         var owner = request.Owner ?? (0, 0);
-        var targetExists = stage.Tree.Lookup(target) is { IsDirectory: true };
+        var targetExists = tree.Lookup(target) is { IsDirectory: true };
         foreach (var parent in parents)
         {
             emitted.Add(parent.Path);

@@ -179,6 +179,9 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
 
     private string Expand(string word, int line) => builder.Expand(_lexer, word, stage.Lookup, line);
 
+    /// <summary>A flag value with its quotes removed and no variable expanded (Docker expands only some flags).</summary>
+    private string Unquote(string value) => _lexer.ProcessWord(value, _ => null);
+
     private void Record(DockerfileInstruction instruction, string text) =>
         stage.Steps.Add(new StageStep(instruction, _ => Nop + text, null));
 
@@ -228,9 +231,9 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
         var command = instruction.Arguments[3..].Trim();
         IReadOnlyList<string> test = instruction.Json is { } json ? ["CMD", .. json] : ["CMD-SHELL", command];
         var flags = InstructionSyntax.Flags(instruction, builder.FileName);
-        long? Duration(string name) => flags.TryGetValue(name, out var value) ? InstructionSyntax.ParseDuration(value, name, builder.FileName, line) : null;
+        long? Duration(string name) => flags.TryGetValue(name, out var value) ? InstructionSyntax.ParseDuration(Unquote(value), name, builder.FileName, line) : null;
         int? retries = null;
-        if (flags.TryGetValue("retries", out var retriesText))
+        if (flags.TryGetValue("retries", out var retriesQuoted) && Unquote(retriesQuoted) is var retriesText)
         {
             retries = int.TryParse(retriesText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0
                 ? parsed
@@ -321,9 +324,18 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
         }
 
         var request = new CopyRequest(instruction, sources, destination, owner, mode, flags.GetValueOrDefault("checksum") is { } c ? Expand(c, line) : null, from, instruction.Keyword == "ADD");
-        var plan = await planner.PlanAsync(stage, request, cancellationToken).ConfigureAwait(false);
+        // --link copies "into scratch" (BuildKit): nothing of the stage is read, so no link is followed and
+        // the destination's parents are written 0755 even where the base has them with another mode.
+        var linked = flags.TryGetValue("link", out var link) && !Unquote(link).Equals("false", StringComparison.OrdinalIgnoreCase);
+        var tree = linked ? new StageTree(null, builder.FileName) : stage.Tree;
+        var plan = await planner.PlanAsync(stage, request, tree, cancellationToken).ConfigureAwait(false);
         var kind = plan.Kind;
         var layer = builder.StartLayer(plan.Items, cancellationToken);
+        if (linked)
+        {
+            stage.Tree.Absorb(tree);
+        }
+
         if (plan.Recorded is { } recorded)
         {
             stage.Tree.Attach(layer, recorded);

@@ -110,6 +110,15 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
         return (ct => RecordAsync(items(ct), entries, ct), entries);
     }
 
+    /// <summary>Takes in what was planned in another tree (a --link COPY, resolved on its own).</summary>
+    public void Absorb(StageTree other)
+    {
+        foreach (var (path, node) in other._written)
+        {
+            _written[path] = node;
+        }
+    }
+
     public void Attach(Task layer, List<(string Path, TreeNode Node)> entries) => _pending.Add((layer, entries));
 
     private static async IAsyncEnumerable<LayerItem> RecordAsync(IAsyncEnumerable<LayerItem> items, List<(string Path, TreeNode Node)> entries, [EnumeratorCancellation] CancellationToken cancellationToken)

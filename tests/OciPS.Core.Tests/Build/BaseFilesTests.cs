@@ -171,6 +171,22 @@ public sealed class BaseFilesTests : IDisposable
     }
 
     [Fact]
+    public async Task LinkCopiesAsIntoScratch()
+    {
+        // Dockerfile reference, COPY --link: the files are copied into an independent layer without reading
+        // the previous state, so parent directories are made with the default settings (0755) and the base's
+        // /tmp (1777) is replaced, as BuildKit documents; the next COPY without --link sees that layer.
+        var baseImage = await BaseImageAsync();
+        _build.File("a.txt", "a").File("b.txt", "b");
+        var (_, tree) = await _build.BuildTreeAsync($"FROM {baseImage}\nCOPY --link a.txt /tmp/linked.txt\nCOPY --link=false b.txt /home/app\nCOPY b.txt /tmp\n");
+        Assert.Contains("tmp dir 755 0:0", tree);
+        Assert.Contains("tmp/linked.txt file 644 0:0 =a", tree);
+        Assert.Contains("tmp/b.txt file 644 0:0 =b", tree);
+        Assert.Contains("home/app/b.txt file 644 0:0 =b", tree);
+        Assert.Equal(["tmp directory 755 0:0, tmp/linked.txt file 644 0:0", "home/app/b.txt file 644 0:0", "tmp/b.txt file 644 0:0"], await NewLayerEntriesAsync("oci:" + _build.Combine("out-0") + ":t", 2));
+    }
+
+    [Fact]
     public async Task ChownNamesComeFromTheBaseOrFromWhatTheStageWroteToEtc()
     {
         var baseImage = await BaseImageAsync();
