@@ -29,7 +29,7 @@ public enum OciGitEngine
 /// <summary>Converts an image's history into a git repository: a commit per history step, Image.md, rootfs/ and rootfs.meta.</summary>
 [Cmdlet(VerbsData.ConvertTo, "OciGitRepo", DefaultParameterSetName = LocationSet, SupportsShouldProcess = true)]
 [OutputType(typeof(GitConversionResult))]
-public sealed class ConvertToOciGitRepoCommand : OciCmdlet
+public sealed class ConvertToOciGitRepoCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";
