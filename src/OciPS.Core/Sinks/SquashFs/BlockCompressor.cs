@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.IO.Compression;
+using OciPS.Core.Native;
 
 namespace OciPS.Core.Sinks.SquashFs;
 
@@ -20,8 +21,13 @@ internal abstract class BlockCompressor : IDisposable
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
-    public static Func<BlockCompressor> Factory(SquashFsCompression compression, int? level) => compression switch
+    /// <param name="reproducible">
+    /// Output must be the same on every machine (-SourceDateEpoch): zstd then always uses ZstdSharp,
+    /// never the system's libzstd, whose version, and so whose exact output, varies between machines.
+    /// </param>
+    public static Func<BlockCompressor> Factory(SquashFsCompression compression, int? level, bool reproducible) => compression switch
     {
+        SquashFsCompression.Zstd when !reproducible && NativeZstd.IsAvailable => () => new NativeZstdBlockCompressor(level ?? 3),
         SquashFsCompression.Zstd => () => new ZstdBlockCompressor(level ?? 3),
         _ => () => new ZlibBlockCompressor(level switch
         {
@@ -77,6 +83,22 @@ internal abstract class BlockCompressor : IDisposable
             }
 
             return (int)target.Position;
+        }
+    }
+
+    /// <summary>zstd through the system's libzstd (<see cref="NativeZstd"/>).</summary>
+    private sealed class NativeZstdBlockCompressor(int level) : BlockCompressor
+    {
+        private readonly NativeZstd.Context _context = NativeZstd.CreateContext(level);
+
+        public override ushort Id => 6;
+
+        public override int Compress(ReadOnlySpan<byte> input, byte[] output) => _context.Compress(input, output);
+
+        public override void Dispose()
+        {
+            _context.Dispose();
+            base.Dispose();
         }
     }
 

@@ -41,7 +41,7 @@ public sealed class SquashFsSink : IRootfsSink
         _tree = new SquashFsTree(_imageTime);
         _xattrs = new XattrSets(warn);
         _file = File.OpenHandle(temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
-        _compressors = new BlockCompressor.Pool(BlockCompressor.Factory(options.Compression, options.CompressionLevel));
+        _compressors = new BlockCompressor.Pool(BlockCompressor.Factory(options.Compression, options.CompressionLevel, options.SourceDateEpoch is not null));
         var parallelism = Math.Max(1, options.Parallelism ?? Environment.ProcessorCount);
         _data = new DataBlockWriter(_file, SuperblockSize, _compressors, options.BlockSize, parallelism);
         _fragment = _data.Buffers.Rent(options.BlockSize);
@@ -96,7 +96,7 @@ public sealed class SquashFsSink : IRootfsSink
         await FlushFragmentAsync(cancellationToken).ConfigureAwait(false);
         var dataEnd = await _data.CompleteAsync().ConfigureAwait(false);
         _data.Buffers.Return(_fragment);
-        using var metadataCompressor = BlockCompressor.Factory(_options.Compression, _options.CompressionLevel)();
+        using var metadataCompressor = BlockCompressor.Factory(_options.Compression, _options.CompressionLevel, _options.SourceDateEpoch is not null)();
         using var layout = new SquashFsLayout(metadataCompressor, _options.ExportTable);
         var tables = layout.Build(_tree.Root, _xattrs.Sets, _data.Fragments, dataEnd);
         var position = dataEnd;
