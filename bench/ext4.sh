@@ -18,7 +18,8 @@ peer() {
 }
 export -f peer
 
-BEFORE_EACH="rm -rf '$out/unpacked' '$out/peer.ext4' '$out/ocips.ext4'"
+empty_trash; sync
+BEFORE_EACH="set_aside '$out/unpacked' '$out/peer.ext4' '$out/ocips.ext4'"
 measure umoci_mkfs bash -c 'peer "$@"' bash "$image" "$out"
 cp --sparse=always "$out/peer.ext4" "$out/peer-kept.ext4"
 measure ocips_ext4 "${OCIPS_BENCH[@]}" export-rootfs "oci:$image:latest" "$out/ocips.ext4" Ext4
@@ -35,3 +36,4 @@ else
     echo "e2fsck -fn on the OciPS image: PROBLEMS"; cat "$out/e2fsck.txt"
 fi
 rm -rf "$out"
+empty_trash

@@ -46,3 +46,20 @@ ratio() {
         r = a / b; printf "%-44s %6.2fx  (goal <= %.2fx: %s)\n", label, r, goal, (r <= goal ? "met" : "NOT met")
     }'
 }
+
+# set_aside PATH...: moves earlier outputs out of the way (a rename into $DATA/.trash) instead of
+# deleting them before a timed run. A deletion of a large tree right before a run bills that run for
+# it: ext4 mounted with `discard` trims the freed blocks at journal commit, stalling file creation for
+# whoever runs next. empty_trash, at the end of a script, deletes what was set aside.
+TRASH="$DATA/.trash"
+set_aside() {
+    mkdir -p "$TRASH"
+    local path
+    for path in "$@"; do
+        [ -e "$path" ] && mv "$path" "$TRASH/$(date +%s%N)-$(basename "$path")"
+    done
+    return 0
+}
+empty_trash() {
+    rm -rf "$TRASH"
+}

@@ -25,7 +25,8 @@ echo "bench image: $(du -sb "$image" | cut -f1) bytes; $compression level $level
 umoci raw unpack --image "$image:latest" "$out/tree"
 echo "extracted tree: $(find "$out/tree" | wc -l) entries, $(du -sb "$out/tree" | cut -f1) bytes"
 
-BEFORE_EACH="rm -rf '$out/unpacked' '$out/peer.sqfs'"
+empty_trash; sync
+BEFORE_EACH="set_aside '$out/unpacked' '$out/peer.sqfs'"
 measure umoci_mksquashfs sh -c 'umoci raw unpack --image "$1:latest" "$2/unpacked" && shift 2 && mksquashfs "$@"' sh "$image" "$out" "$out/unpacked" "$out/peer.sqfs" "${mksquashfs_options[@]}"
 BEFORE_EACH="rm -f '$out/alone.sqfs'"
 measure mksquashfs_alone mksquashfs "$out/tree" "$out/alone.sqfs" "${mksquashfs_options[@]}"
@@ -44,3 +45,4 @@ ratio "$ours" "$theirs" 1.02 "image size OciPS / mksquashfs ($ours / $theirs byt
 awk -v r="$ocips_squashfs_rss" 'BEGIN { printf "%-44s %6d MiB (goal <= 512: %s)\n", "peak RSS, OciPS", r, (r <= 512 ? "met" : "NOT met") }'
 unsquashfs -s "$out/ocips.sqfs" >/dev/null && echo "unsquashfs -s reads the OciPS image"
 rm -rf "$out"
+empty_trash

@@ -59,6 +59,20 @@ public sealed class ModuleSession : IDisposable
         return new PipelineResult(output, [.. shell.Streams.Error], [.. shell.Streams.Warning.Select(w => w.Message)], terminating);
     }
 
+    /// <summary>A pipeline for the script in this session, not started (for tests that stop it midway).</summary>
+    public PowerShell Prepare(string script, params object?[] arguments)
+    {
+        var shell = PowerShell.Create();
+        shell.Runspace = _runspace;
+        shell.AddScript(script);
+        foreach (var argument in arguments)
+        {
+            shell.AddArgument(argument);
+        }
+
+        return shell;
+    }
+
     /// <summary>Runs a script and returns what the host printed (format views applied by Out-Host), without ANSI styling.</summary>
     public string Render(string script, params object?[] arguments)
     {

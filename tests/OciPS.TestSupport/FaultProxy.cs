@@ -56,6 +56,15 @@ public sealed class FaultProxy : IDisposable
     /// <summary>Blob GETs are cut after this many body bytes while <see cref="CutsLeft"/> is positive.</summary>
     public long CutAfterBytes { get; set; }
 
+    /// <summary>When positive, blob GETs send this many body bytes and then hang until the proxy is disposed.</summary>
+    public long StallAfterBytes { get; set; }
+
+    /// <summary>Completes when a blob download first hangs (see <see cref="StallAfterBytes"/>).</summary>
+    public Task Stalled => _stalled.Task;
+
+    private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _disposed = new();
+
     public static FaultProxy Start(string upstreamHost)
     {
         for (var attempt = 0; ; attempt++)
@@ -85,6 +94,7 @@ public sealed class FaultProxy : IDisposable
 
     public void Dispose()
     {
+        _disposed.Cancel();
         _listener.Close();
         _client.Dispose();
         try
@@ -192,8 +202,8 @@ public sealed class FaultProxy : IDisposable
             context.Response.ContentLength64 = length;
         }
 
-        var cut = request.HttpMethod == "GET" && request.Url.AbsolutePath.Contains("/blobs/sha256:", StringComparison.Ordinal) &&
-            CutAfterBytes > 0 && Interlocked.Decrement(ref _cutsLeft) >= 0;
+        var isBlob = request.HttpMethod == "GET" && request.Url.AbsolutePath.Contains("/blobs/sha256:", StringComparison.Ordinal);
+        var cut = isBlob && CutAfterBytes > 0 && Interlocked.Decrement(ref _cutsLeft) >= 0;
         var stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
         if (request.HttpMethod == "HEAD")
         {
@@ -206,6 +216,16 @@ public sealed class FaultProxy : IDisposable
         int read;
         while ((read = await stream.ReadAsync(chunk).ConfigureAwait(false)) > 0)
         {
+            if (isBlob && StallAfterBytes > 0 && sent + read > StallAfterBytes)
+            {
+                await context.Response.OutputStream.WriteAsync(chunk.AsMemory(0, (int)(StallAfterBytes - sent))).ConfigureAwait(false);
+                await context.Response.OutputStream.FlushAsync().ConfigureAwait(false);
+                _stalled.TrySetResult();
+                await Task.Delay(Timeout.Infinite, _disposed.Token).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                context.Response.Abort();
+                return;
+            }
+
             if (cut && sent + read > CutAfterBytes)
             {
                 await context.Response.OutputStream.WriteAsync(chunk.AsMemory(0, (int)(CutAfterBytes - sent))).ConfigureAwait(false);

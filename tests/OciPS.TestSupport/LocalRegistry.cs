@@ -30,14 +30,18 @@ public sealed class LocalRegistry : IDisposable
     private readonly TempDirectory _directory;
     private readonly Process _process;
 
-    private LocalRegistry(TempDirectory directory, Process process, int port, RegistryAuth auth, TokenIssuer? issuer)
+    private LocalRegistry(TempDirectory directory, Process process, int port, RegistryAuth auth, TokenIssuer? issuer, TestCertificates? tls)
     {
         _directory = directory;
         _process = process;
         Port = port;
         Auth = auth;
         Issuer = issuer;
+        Tls = tls;
     }
+
+    /// <summary>The certificates of a TLS registry (its CA is what clients must trust), or null for plain HTTP.</summary>
+    public TestCertificates? Tls { get; }
 
     public int Port { get; }
 
@@ -62,14 +66,15 @@ public sealed class LocalRegistry : IDisposable
         ? ["--tls-verify=false"]
         : ["--tls-verify=false", "--creds", Username + ":" + Password];
 
-    public static LocalRegistry Start(RegistryAuth auth = RegistryAuth.None)
+    /// <summary>Starts a registry; with <paramref name="tls"/> it speaks only HTTPS, with a certificate from a CA of its own.</summary>
+    public static LocalRegistry Start(RegistryAuth auth = RegistryAuth.None, bool tls = false)
     {
         // A free port can be taken by a parallel test between probing and binding: try again then.
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return StartOnce(auth);
+                return StartOnce(auth, tls);
             }
             catch (InvalidOperationException) when (attempt < 4)
             {
@@ -77,7 +82,7 @@ public sealed class LocalRegistry : IDisposable
         }
     }
 
-    private static LocalRegistry StartOnce(RegistryAuth auth)
+    private static LocalRegistry StartOnce(RegistryAuth auth, bool tls)
     {
         var directory = new TempDirectory();
         TokenIssuer? issuer = null;
@@ -103,6 +108,17 @@ public sealed class LocalRegistry : IDisposable
                   secret: ocips-test-secret
 
                 """);
+            var certificates = tls ? TestCertificates.Create(Path.Combine(directory.Path, "tls")) : null;
+            if (certificates is not null)
+            {
+                config.Append(CultureInfo.InvariantCulture, $"""
+                      tls:
+                        certificate: {certificates.CertificatePath}
+                        key: {certificates.KeyPath}
+
+                    """);
+            }
+
             switch (auth)
             {
                 case RegistryAuth.Basic:
@@ -149,7 +165,7 @@ public sealed class LocalRegistry : IDisposable
             process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
-            var registry = new LocalRegistry(directory, process, port, auth, issuer);
+            var registry = new LocalRegistry(directory, process, port, auth, issuer, certificates);
             try
             {
                 registry.WaitUntilListening(log);

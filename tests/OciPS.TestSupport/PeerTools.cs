@@ -23,6 +23,8 @@ public static class PeerTools
         ["setfattr"] = "attr",
         ["getfattr"] = "attr",
         ["htpasswd"] = "apache2-utils",
+        ["tinyproxy"] = "tinyproxy",
+        ["microsocks"] = "microsocks",
     };
 
     /// <summary>The full path of a program on PATH (or the argument itself when it is already a path).</summary>

@@ -174,6 +174,13 @@ Describe 'ConvertTo-OciGitRepo' {
         $again.Changed | Should -BeFalse
     }
 
+    It 'checks the branch out with -Checkout, leaving git status clean' {
+        $repo = Join-Path $script:root 'git-checkout'
+        ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -Checkout | Out-Null
+        Test-Path (Join-Path $repo 'Image.md') | Should -BeTrue
+        (git -C $repo status --porcelain) | Should -BeNullOrEmpty
+    }
+
     It 'writes nothing with -WhatIf' {
         $repo = Join-Path $script:root 'git-whatif'
         ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -WhatIf
@@ -344,5 +351,31 @@ Describe 'Clear-OciCache and Connect-OciRegistry' {
         $credential = [pscredential]::new('me', (ConvertTo-SecureString 'pw' -AsPlainText -Force))
         Connect-OciRegistry registry.example.com -Credential $credential -NoVerify -AuthFile $file
         (Get-Content $file -Raw | ConvertFrom-Json).auths.'registry.example.com'.auth | Should -Be 'bWU6cHc='
+    }
+}
+
+Describe 'Registry connection parameters' {
+    It 'gives every registry cmdlet the same connection parameters' {
+        foreach ($name in 'Get-OciManifest', 'Save-OciImage', 'Copy-OciImage', 'Get-OciTag', 'Connect-OciRegistry', 'Export-OciRootfs', 'New-OciImage') {
+            $parameters = (Get-Command $name).Parameters
+            foreach ($parameter in 'AllowInsecure', 'SkipCertificateCheck', 'CaCertificate', 'Proxy', 'Timeout', 'MaxRetry') {
+                $parameters.ContainsKey($parameter) | Should -BeTrue -Because "$name -$parameter"
+            }
+        }
+    }
+
+    It 'gives Copy-OciImage and New-OciImage settings per side' {
+        foreach ($name in 'Copy-OciImage', 'New-OciImage') {
+            $parameters = (Get-Command $name).Parameters
+            foreach ($parameter in 'SourceProxy', 'DestinationProxy', 'SourceCaCertificate', 'DestinationSkipCertificateCheck', 'SourceCredential', 'DestinationAllowInsecure') {
+                $parameters.ContainsKey($parameter) | Should -BeTrue -Because "$name -$parameter"
+            }
+        }
+    }
+
+    It 'times out quickly on a registry that does not listen' {
+        $cache = Join-Path $script:root 'timeout-cache'
+        { Get-OciManifest '127.0.0.1:9/nothing/here:1' -CachePath $cache -Timeout 2 -MaxRetry 0 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'RegistryUnreachable,OciPS.Commands.GetOciManifestCommand'
     }
 }

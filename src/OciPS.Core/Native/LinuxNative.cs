@@ -18,6 +18,7 @@ internal static unsafe partial class LinuxNative
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const int AT_EMPTY_PATH = 0x1000;
     public const int AT_REMOVEDIR = 0x200;
     public const int AT_FDCWD = -100;
     public const uint S_IFIFO = 0x1000;
@@ -47,6 +48,32 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    [LibraryImport("libc")]
+    public static partial uint geteuid();
+
+    [LibraryImport("libc")]
+    public static partial uint getegid();
+
+    /// <summary>The process's umask, read from /proc (umask(2) can only read it by changing it, which races other threads); null when unknown.</summary>
+    public static int? ReadUmask()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("Umask:", StringComparison.Ordinal))
+                {
+                    return Convert.ToInt32(line["Umask:".Length..].Trim(), 8);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+        }
+
+        return null;
+    }
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int mkdirat(int dirfd, byte* path, uint mode);

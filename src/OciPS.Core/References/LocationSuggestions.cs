@@ -15,7 +15,8 @@ public static class LocationSuggestions
     /// <param name="text">What has been typed so far.</param>
     /// <param name="resolvePath">Turns a typed path into a full one (the shell's current location).</param>
     /// <param name="cachePath">The blob cache, whose index.json names what was pulled; null to leave it out.</param>
-    public static IReadOnlyList<string> Suggest(string text, Func<string, string> resolvePath, string? cachePath)
+    /// <param name="registries">Registry hosts the user has credentials for, offered as <c>host/</c>.</param>
+    public static IReadOnlyList<string> Suggest(string text, Func<string, string> resolvePath, string? cachePath, IEnumerable<string>? registries = null)
     {
         try
         {
@@ -30,6 +31,18 @@ public static class LocationSuggestions
             if (cachePath is not null)
             {
                 suggestions.AddRange(RefNames(Path.Combine(cachePath, "index.json")).Where(name => name.StartsWith(text, StringComparison.OrdinalIgnoreCase)));
+            }
+
+            if (registries is not null)
+            {
+                // A host is offered until its slash is typed, with or without the docker:// prefix.
+                var prefix = text.StartsWith("docker://", StringComparison.Ordinal) ? "docker://" : string.Empty;
+                if (!text[prefix.Length..].Contains('/', StringComparison.Ordinal))
+                {
+                    suggestions.AddRange(registries
+                        .Select(host => prefix + host + "/")
+                        .Where(candidate => candidate.StartsWith(text, StringComparison.OrdinalIgnoreCase)));
+                }
             }
 
             return suggestions.Distinct(StringComparer.Ordinal).ToArray();

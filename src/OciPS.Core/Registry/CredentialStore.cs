@@ -156,6 +156,45 @@ public sealed class CredentialStore
         }
     }
 
+    /// <summary>
+    /// The registries a credential is known for (this session's, and every auth file's <c>auths</c> and
+    /// <c>credHelpers</c> keys), sorted: what a user has logged in to, for completion. Unreadable files are passed over.
+    /// </summary>
+    public IReadOnlyList<string> KnownRegistries()
+    {
+        var hosts = new SortedSet<string>(SessionCredentials.Keys, StringComparer.Ordinal);
+        foreach (var file in SearchPath())
+        {
+            try
+            {
+                if (!File.Exists(file))
+                {
+                    continue;
+                }
+
+                using var document = JsonDocument.Parse(File.ReadAllBytes(file));
+                foreach (var section in new[] { "auths", "credHelpers" })
+                {
+                    if (document.RootElement.ValueKind == JsonValueKind.Object &&
+                        document.RootElement.TryGetProperty(section, out var entries) && entries.ValueKind == JsonValueKind.Object)
+                    {
+                        foreach (var entry in entries.EnumerateObject())
+                        {
+                            hosts.Add(NormaliseHost(entry.Name));
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+            {
+                // A completion lists what it can read; the file's owner sees its problem when it is used for real.
+            }
+        }
+
+        hosts.Remove(string.Empty);
+        return hosts.ToArray();
+    }
+
     /// <summary>The host part of a registry name or URL, as auth files key it (docker.io for Docker Hub's aliases).</summary>
     public static string NormaliseHost(string registry)
     {

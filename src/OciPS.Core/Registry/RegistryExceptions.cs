@@ -18,3 +18,11 @@ public sealed class RegistryRequestException(string errorId, string target, stri
     /// <summary>The distribution error code (<c>MANIFEST_INVALID</c>, <c>BLOB_UPLOAD_INVALID</c>…), when the registry sent one.</summary>
     public string? RegistryCode { get; } = registryCode;
 }
+
+/// <summary>The registry's TLS certificate is not trusted (unknown CA, wrong name, expired).</summary>
+public sealed class RegistryCertificateException(string registry, string message, Exception? inner = null)
+    : OciException("RegistryCertificateUntrusted", OciErrorKind.Security, message, registry, inner);
+
+/// <summary>A transport setting that cannot be used (a CA file that is missing or holds no certificate).</summary>
+public sealed class RegistryOptionsException(string errorId, string message, object? target, Exception? inner = null)
+    : OciException(errorId, OciErrorKind.InvalidArgument, message, target, inner);

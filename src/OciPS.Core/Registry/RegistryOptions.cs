@@ -46,8 +46,17 @@ public sealed record RegistryOptions
     /// <summary>A PEM file of CA certificates trusted (in addition to the system's) for registry TLS.</summary>
     public string? CaCertificateFile { get; init; }
 
-    /// <summary>An HTTP or SOCKS5 proxy for every request; null uses HTTP(S)_PROXY/NO_PROXY from the environment.</summary>
+    /// <summary>
+    /// An HTTP or SOCKS5 proxy (<c>http://host:port</c>, <c>socks5://host:port</c>) for every request,
+    /// loopback registries included; null uses HTTP(S)_PROXY/ALL_PROXY/NO_PROXY from the environment.
+    /// </summary>
     public Uri? Proxy { get; init; }
+
+    /// <summary>
+    /// Where HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (either case) are read when <see cref="Proxy"/>
+    /// is null; null reads the process environment.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ProxyEnvironment { get; init; }
 
     /// <summary>Blobs up to this size are uploaded with one PUT (buffered, so retried request by request).</summary>
     public long MonolithicUploadLimit { get; init; } = 8L * 1024 * 1024;

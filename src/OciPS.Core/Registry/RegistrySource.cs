@@ -97,7 +97,24 @@ public sealed class RegistrySource : IImageSource, IPrefetchingSource, IDisposab
         }
 
         var download = _inFlight.GetOrAdd(descriptor.Digest, _ => new Lazy<Task>(() => DownloadAsync(descriptor, cancellationToken)));
-        return download.Value.WaitAsync(cancellationToken);
+        return WaitAsync(download.Value, cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for a download; when stopped, lets it close its partial file first (briefly): a caller that
+    /// returns at once would leave the file open and locked, and the next pull could not resume it.
+    /// </summary>
+    private static async Task WaitAsync(Task download, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await download.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await Task.WhenAny(download, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false);
+            throw;
+        }
     }
 
     public void Dispose() => _downloads.Dispose();

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Runtime.CompilerServices;
+using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace OciPS.Core.Registry;
@@ -43,6 +45,7 @@ internal sealed class RegistryTransport : IDisposable
     private readonly HttpClient _http;
     private readonly ConcurrentDictionary<string, RegistryAuthenticator> _authenticators = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, string> _schemes = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, bool> _schemeChecked = new(StringComparer.OrdinalIgnoreCase);
 
     private RegistryTransport(RegistryOptions options)
     {
@@ -53,14 +56,20 @@ internal sealed class RegistryTransport : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
             MaxConnectionsPerServer = 32,
-            ConnectTimeout = TimeSpan.FromSeconds(30),
+            ConnectTimeout = options.Timeout < TimeSpan.FromSeconds(30) ? options.Timeout : TimeSpan.FromSeconds(30),
         };
-        if (options.Proxy is not null)
-        {
-            handler.Proxy = new WebProxy(options.Proxy) { BypassProxyOnLocal = false };
-            handler.UseProxy = true;
-        }
 
+        // Never .NET's default proxy: it is read once per process and would miss a later $env:HTTPS_PROXY.
+        // WebProxy bypasses loopback hosts only with BypassProxyOnLocal, so an explicit proxy carries them too.
+        // Without proxy variables, Windows and macOS still get the system's proxy settings (.NET reads those).
+        Proxy = options.Proxy is { } proxy
+            ? new WebProxy(EnvironmentProxy.Normalise(proxy)) { BypassProxyOnLocal = false }
+            : EnvironmentProxy.FromEnvironment(name => options.ProxyEnvironment is { } variables
+                ? variables.GetValueOrDefault(name)
+                : Environment.GetEnvironmentVariable(name)) ??
+              (options.ProxyEnvironment is null && !OperatingSystem.IsLinux() ? HttpClient.DefaultProxy : null);
+        handler.UseProxy = Proxy is not null;
+        handler.Proxy = Proxy;
         if (options.SkipTlsVerify || options.CaCertificateFile is not null)
         {
             handler.SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = ValidateCertificate(options) };
@@ -71,6 +80,9 @@ internal sealed class RegistryTransport : IDisposable
     }
 
     public RegistryOptions Options { get; }
+
+    /// <summary>The proxy requests go through (explicit or from the environment), or null for direct connections.</summary>
+    internal IWebProxy? Proxy { get; }
 
     /// <summary>The transport for a set of options (one per options instance, so connections are reused).</summary>
     public static RegistryTransport For(RegistryOptions options) => Shared.GetValue(options, o => new RegistryTransport(o));
@@ -102,24 +114,34 @@ internal sealed class RegistryTransport : IDisposable
                 // A streamed body that failed its own verification: the content's fault, not the network's.
                 throw content;
             }
+            catch (HttpRequestException ex) when (ex.InnerException is AuthenticationException tls)
+            {
+                // Not transient: the same certificate comes back on every retry.
+                throw new RegistryCertificateException(registry, $"The TLS certificate of {registry} is not trusted ({tls.Message}). Trust the CA that signed it with -CaCertificate <PEM file> (RegistryOptions.CaCertificateFile), or, for a test registry, skip the check with -SkipCertificateCheck.", ex);
+            }
             catch (Exception ex) when (IsTransient(ex, cancellationToken))
             {
                 if (!request.Repeatable || attempt >= Options.MaxRetries)
                 {
-                    throw new RegistryConnectionException(registry, $"Could not reach {registry} ({request.Method} {Describe(target)}): {ex.Message}", ex);
+                    throw new RegistryConnectionException(registry, $"Could not reach {registry} ({request.Method} {Describe(target)}{Via(target)}{Tries(attempt)}): {ex.Message}", ex);
                 }
 
                 await Task.Delay(Backoff(attempt++, null), cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
-            if (response.StatusCode == HttpStatusCode.BadRequest && target.Scheme == "http" && await IsTlsOnlyAsync(response, cancellationToken).ConfigureAwait(false))
+            // Checked on the first error answer only: a HEAD answer has no body to tell, and an HTTP proxy may
+            // turn the TLS server's 400 into a 503 of its own.
+            if (target.Scheme == "http" && (response.StatusCode == HttpStatusCode.BadRequest || (int)response.StatusCode >= 500) &&
+                !_schemeChecked.ContainsKey(apiHost) && await IsTlsOnlyAsync(response, target, cancellationToken).ConfigureAwait(false))
             {
                 // A loopback registry that speaks only TLS: use HTTPS from now on.
                 response.Dispose();
                 _schemes[apiHost] = "https";
                 continue;
             }
+
+            _schemeChecked.TryAdd(apiHost, true);
 
             if (response.StatusCode == HttpStatusCode.Unauthorized && !authRetried && authenticator.OnUnauthorized(response, request.Scopes, authorization is not null))
             {
@@ -199,7 +221,7 @@ internal sealed class RegistryTransport : IDisposable
             }
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"no answer within {Options.Timeout.TotalSeconds:0} s", ex);
+                throw new TimeoutException($"no answer within {Seconds(Options.Timeout)} (-Timeout)", ex);
             }
 
             var isRedirect = (int)response.StatusCode is 301 or 302 or 303 or 307 or 308;
@@ -242,6 +264,10 @@ internal sealed class RegistryTransport : IDisposable
 
                 return response;
             }
+            catch (HttpRequestException ex) when (ex.InnerException is AuthenticationException tls)
+            {
+                throw new RegistryCertificateException(registry, $"The TLS certificate of the token service of {registry} ({message.RequestUri?.Authority}) is not trusted ({tls.Message}). Trust the CA that signed it with -CaCertificate <PEM file>, or skip the check with -SkipCertificateCheck.", ex);
+            }
             catch (Exception ex) when (IsTransient(ex, cancellationToken) || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 if (!canRetry)
@@ -266,10 +292,31 @@ internal sealed class RegistryTransport : IDisposable
         return copy;
     }
 
-    private static async Task<bool> IsTlsOnlyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether an error answer over plain HTTP comes from a TLS-only server ("HTTP request to an HTTPS
+    /// server"). When the body does not say, the API root is asked with a GET (answered before any auth).
+    /// </summary>
+    private async Task<bool> IsTlsOnlyAsync(HttpResponseMessage response, Uri target, CancellationToken cancellationToken)
     {
+        const string TlsOnly = "HTTP request to an HTTPS server";
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        return body.Contains("HTTP request to an HTTPS server", StringComparison.OrdinalIgnoreCase);
+        if (body.Contains(TlsOnly, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Options.Timeout);
+        try
+        {
+            using var probe = await _http.GetAsync(new Uri(target, "/v2/"), timeout.Token).ConfigureAwait(false);
+            return probe.StatusCode == HttpStatusCode.BadRequest &&
+                (await probe.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false)).Contains(TlsOnly, StringComparison.OrdinalIgnoreCase);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     private static bool IsRetryableStatus(HttpStatusCode status) =>
@@ -305,6 +352,15 @@ internal sealed class RegistryTransport : IDisposable
         return TimeSpan.FromMilliseconds(delay * (0.75 + (Random.Shared.NextDouble() / 2)));
     }
 
+    /// <summary>A timeout as people read it: "2 s", "0.5 s".</summary>
+    internal static string Seconds(TimeSpan timeout) => timeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " s";
+
+    /// <summary>" through proxy X" when the request went through a proxy (a proxy that is down looks like a registry that is).</summary>
+    private string Via(Uri target) =>
+        Proxy?.GetProxy(target) is { } proxy && !Proxy.IsBypassed(target) ? " through the proxy " + proxy.GetLeftPart(UriPartial.Authority) : string.Empty;
+
+    private static string Tries(int retries) => retries == 0 ? string.Empty : $", {retries + 1} attempts";
+
     /// <summary>A URL without its query (upload URLs carry state tokens, pre-signed URLs carry signatures).</summary>
     internal static string Describe(Uri uri) => uri.GetLeftPart(UriPartial.Path);
 
@@ -314,7 +370,19 @@ internal sealed class RegistryTransport : IDisposable
         if (options.CaCertificateFile is { } file)
         {
             authorities = [];
-            authorities.ImportFromPemFile(file);
+            try
+            {
+                authorities.ImportFromPemFile(file);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                throw new RegistryOptionsException("CaCertificateInvalid", $"The CA certificate file '{file}' cannot be read: {ex.Message}", file, ex);
+            }
+
+            if (authorities.Count == 0)
+            {
+                throw new RegistryOptionsException("CaCertificateInvalid", $"The CA certificate file '{file}' holds no PEM certificate (-----BEGIN CERTIFICATE-----).", file);
+            }
         }
 
         return (_, certificate, chain, errors) =>
@@ -375,7 +443,7 @@ internal sealed class IdleTimeoutStream(Stream inner, TimeSpan timeout) : Stream
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"no data for {timeout.TotalSeconds:0} s", ex);
+            throw new TimeoutException($"no data for {RegistryTransport.Seconds(timeout)} (-Timeout)", ex);
         }
     }
 

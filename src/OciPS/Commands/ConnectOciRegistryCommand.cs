@@ -12,10 +12,11 @@ public sealed record OciRegistryLogin(string Registry, string UserName, string? 
 /// <summary>Checks credentials against a registry and stores them where docker and podman read them (or for this session only).</summary>
 [Cmdlet(VerbsCommunications.Connect, "OciRegistry", SupportsShouldProcess = true)]
 [OutputType(typeof(OciRegistryLogin))]
-public sealed class ConnectOciRegistryCommand : OciCmdlet
+public sealed class ConnectOciRegistryCommand : RegistryConnectionCmdlet
 {
     /// <summary>The registry host: docker.io, ghcr.io, localhost:5000…</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(RegistryHostCompleter))]
     [ValidateNotNullOrEmpty]
     public string Registry { get; set; } = string.Empty;
 
@@ -31,14 +32,6 @@ public sealed class ConnectOciRegistryCommand : OciCmdlet
     /// <summary>The docker config file to store in (default: $env:DOCKER_CONFIG/config.json or ~/.docker/config.json).</summary>
     [Parameter]
     public string? AuthFile { get; set; }
-
-    /// <summary>Talks plain HTTP to the registry.</summary>
-    [Parameter]
-    public SwitchParameter AllowInsecure { get; set; }
-
-    /// <summary>Accepts any TLS certificate.</summary>
-    [Parameter]
-    public SwitchParameter SkipTlsVerify { get; set; }
 
     /// <summary>Skips checking the credentials against the registry.</summary>
     [Parameter]
@@ -58,7 +51,7 @@ public sealed class ConnectOciRegistryCommand : OciCmdlet
             return;
         }
 
-        var options = new RegistryOptions { Credential = credential, AllowInsecure = AllowInsecure, SkipTlsVerify = SkipTlsVerify, Credentials = new CredentialStore([]) };
+        var options = ConnectionOptions(Credential) with { Credentials = new CredentialStore([]) };
         var verify = !NoVerify.IsPresent;
         var passThru = PassThru.IsPresent;
         RunAsync(async cancellationToken =>

@@ -15,6 +15,7 @@ public sealed class GetOciTagCommand : RegistryCmdlet
     /// <summary>Repositories (<c>registry/name</c>; a tag or digest given is ignored).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Image", "Name")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Repository { get; set; } = [];
 

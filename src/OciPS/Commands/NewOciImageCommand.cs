@@ -10,6 +10,7 @@ using OciPS.Core.Build.Layers;
 using OciPS.Core.Content;
 using OciPS.Core.Model;
 using OciPS.Core.References;
+using OciPS.Core.Registry;
 using OciPS.Infrastructure;
 
 namespace OciPS.Commands;
@@ -72,14 +73,68 @@ public sealed class NewOciImageCommand : RegistryCmdlet
     [Parameter]
     public Hashtable? Label { get; set; }
 
+    /// <summary>Credentials for the source registry (default: -Credential, else stored ones).</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? SourceCredential { get; set; }
+
     /// <summary>Credentials for the destination registry (default: -Credential, else stored ones).</summary>
     [Parameter]
     [Credential]
     public PSCredential? DestinationCredential { get; set; }
 
+    /// <summary>The proxy for the source registry (default: -Proxy).</summary>
+    [Parameter]
+    public Uri? SourceProxy { get; set; }
+
+    /// <summary>The proxy for the destination registry (default: -Proxy).</summary>
+    [Parameter]
+    public Uri? DestinationProxy { get; set; }
+
+    /// <summary>Talks plain HTTP to the source registry (default: -AllowInsecure).</summary>
+    [Parameter]
+    public SwitchParameter SourceAllowInsecure { get; set; }
+
+    /// <summary>Talks plain HTTP to the destination registry (default: -AllowInsecure).</summary>
+    [Parameter]
+    public SwitchParameter DestinationAllowInsecure { get; set; }
+
+    /// <summary>CA certificates (PEM) trusted for the source registry (default: -CaCertificate).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SourceCaCertificate { get; set; }
+
+    /// <summary>CA certificates (PEM) trusted for the destination registry (default: -CaCertificate).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? DestinationCaCertificate { get; set; }
+
+    /// <summary>Accepts any TLS certificate from the source registry (default: -SkipCertificateCheck).</summary>
+    [Parameter]
+    public SwitchParameter SourceSkipCertificateCheck { get; set; }
+
+    /// <summary>Accepts any TLS certificate from the destination registry (default: -SkipCertificateCheck).</summary>
+    [Parameter]
+    public SwitchParameter DestinationSkipCertificateCheck { get; set; }
+
     /// <summary>Returns the image (or index) written to the destination.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    private protected override RegistrySide? SourceSide => new(
+        SourceCredential,
+        SourceProxy,
+        Bound(nameof(SourceAllowInsecure), SourceAllowInsecure),
+        SourceCaCertificate,
+        Bound(nameof(SourceSkipCertificateCheck), SourceSkipCertificateCheck));
+
+    /// <summary>The destination's registry options: its own settings first, then the unprefixed ones.</summary>
+    private RegistryOptions DestinationRegistryOptions => ConnectionOptions(Credential, new RegistrySide(
+        DestinationCredential,
+        DestinationProxy,
+        Bound(nameof(DestinationAllowInsecure), DestinationAllowInsecure),
+        DestinationCaCertificate,
+        Bound(nameof(DestinationSkipCertificateCheck), DestinationSkipCertificateCheck)));
 
     protected override void EndProcessing()
     {
@@ -142,7 +197,7 @@ public sealed class NewOciImageCommand : RegistryCmdlet
             return;
         }
 
-        var destinationOptions = new ImageDestinationOptions { Registry = RegistryOptionsFor(DestinationCredential ?? Credential), Force = true };
+        var destinationOptions = new ImageDestinationOptions { Registry = DestinationRegistryOptions, Force = true };
         var sourceOptions = SourceOptions;
         RunAsync(async cancellationToken =>
         {
@@ -153,7 +208,7 @@ public sealed class NewOciImageCommand : RegistryCmdlet
                 Verbose($"Built {result.Digest} ({result.Images.Sum(i => i.NewLayers.Count)} new layer(s)) into {destination}.");
                 if (PassThru)
                 {
-                    await EmitAsync(await ImageLoader.LoadAsync(ImageSources.Open(destination, sourceOptions), null, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+                    await EmitAsync(await ImageLoader.LoadAsync(ImageSources.Open(destination, sourceOptions with { Registry = destinationOptions.Registry }), null, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (IsPerInput(ex))

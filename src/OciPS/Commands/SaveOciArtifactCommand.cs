@@ -11,7 +11,7 @@ namespace OciPS.Commands;
 /// <summary>Pulls an artifact's layers back to files named by their titles (ORAS pull); packed directories are extracted.</summary>
 [Cmdlet(VerbsData.Save, "OciArtifact", SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo), typeof(DirectoryInfo))]
-public sealed class SaveOciArtifactCommand : OciCmdlet
+public sealed class SaveOciArtifactCommand : RegistryCmdlet
 {
     /// <summary>The artifact's location (oci:DIR:TAG, oci-archive:…).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -65,12 +65,13 @@ public sealed class SaveOciArtifactCommand : OciCmdlet
         }
 
         var progress = new ProgressReporter(Progress);
+        var sourceOptions = SourceOptions;
         var options = new ArtifactSaveOptions { Platform = platform, Force = Force, Progress = progress, Warning = Warning };
         RunAsync(async cancellationToken =>
         {
             try
             {
-                var saved = await ArtifactPuller.SaveAsync(ImageSources.Open(location), directory, options, cancellationToken).ConfigureAwait(false);
+                var saved = await ArtifactPuller.SaveAsync(ImageSources.Open(location, sourceOptions), directory, options, cancellationToken).ConfigureAwait(false);
                 if (PassThru)
                 {
                     foreach (var entry in saved)

@@ -17,6 +17,7 @@ public sealed class SaveOciImageCommand : ImageCopyCmdlet
     /// <summary>The images to save.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Location")]
+    [ArgumentCompleter(typeof(ImageLocationCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Image { get; set; } = [];
 

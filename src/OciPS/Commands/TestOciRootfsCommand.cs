@@ -13,7 +13,7 @@ namespace OciPS.Commands;
 [Cmdlet(VerbsDiagnostic.Test, "OciRootfs", DefaultParameterSetName = LocationSet)]
 [OutputType(typeof(OciRootfsDifference))]
 [OutputType(typeof(bool))]
-public sealed class TestOciRootfsCommand : OciCmdlet
+public sealed class TestOciRootfsCommand : RegistryCmdlet
 {
     private const string LocationSet = "Location";
     private const string InputObjectSet = "InputObject";

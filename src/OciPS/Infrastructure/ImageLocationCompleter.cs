@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Language;
+using OciPS.Core.Content;
 using OciPS.Core.References;
 using OciPS.Core.Registry;
 
@@ -17,19 +18,21 @@ public sealed class ImageLocationCompleter : IArgumentCompleter
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var typed = (wordToComplete ?? string.Empty).Trim('\'', '"');
-        var current = CurrentDirectory();
+        var current = CompletionText.CurrentDirectory();
         string Resolve(string path) => System.IO.Path.GetFullPath(System.IO.Path.Combine(current, path.StartsWith('~') ? System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile) + path[1..] : path));
-        return LocationSuggestions.Suggest(typed, Resolve, BlobCache.DefaultPath)
-            .Select(s => new CompletionResult(Quote(s), s, CompletionResultType.ParameterValue, s));
+        var suggestions = LocationSuggestions.Suggest(typed, Resolve, BlobCache.DefaultPath, CredentialStore.Default.KnownRegistries()).ToList();
+        if (suggestions.Count == 0)
+        {
+            // Only a registry reference typed up to its tag's colon gets here with nothing local to offer.
+            suggestions.AddRange(CompletionText.WithinDeadline(cancellationToken =>
+                RemoteSuggestions.SuggestTagsAsync(typed, RegistryOptions.Default, MaxTags, cancellationToken)));
+        }
+
+        return suggestions.Select(s => new CompletionResult(Quote(s), s, CompletionResultType.ParameterValue, s));
     }
 
-    /// <summary>The shell's current file system location (completers run inside a pipeline, so ask through a nested one).</summary>
-    private static string CurrentDirectory()
-    {
-        using var shell = PowerShell.Create(RunspaceMode.CurrentRunspace);
-        var location = shell.AddScript("$ExecutionContext.SessionState.Path.CurrentFileSystemLocation.ProviderPath").Invoke<string>().FirstOrDefault();
-        return string.IsNullOrEmpty(location) ? System.Environment.CurrentDirectory : location;
-    }
+    /// <summary>Enough tags to pick from; a repository with thousands is better filtered by typing more.</summary>
+    private const int MaxTags = 200;
 
     private static string Quote(string text) => text.IndexOfAny([' ', '\'', '$', '`', ';', '(', ')', '{', '}']) >= 0 ? "'" + text.Replace("'", "''", System.StringComparison.Ordinal) + "'" : text;
 }

@@ -1,6 +1,5 @@
 using System;
 using System.Management.Automation;
-using System.Net;
 using OciPS.Core;
 using OciPS.Core.Content;
 using OciPS.Core.Model;
@@ -9,10 +8,10 @@ using OciPS.Core.Registry;
 namespace OciPS.Infrastructure;
 
 /// <summary>
-/// The parameters every cmdlet that reads (or writes) registries shares: credentials, plain HTTP,
-/// TLS verification, proxy, cache directory and download parallelism.
+/// The parameters every cmdlet that reads (or writes) registries shares: credentials, the connection
+/// settings of <see cref="RegistryConnectionCmdlet"/>, cache directory and download parallelism.
 /// </summary>
-public abstract class RegistryCmdlet : OciCmdlet
+public abstract class RegistryCmdlet : RegistryConnectionCmdlet
 {
     private ImageSourceOptions? _sourceOptions;
     private ProgressReporter? _progress;
@@ -21,18 +20,6 @@ public abstract class RegistryCmdlet : OciCmdlet
     [Parameter]
     [Credential]
     public PSCredential? Credential { get; set; }
-
-    /// <summary>Talks plain HTTP to registries (loopback registries get it without asking).</summary>
-    [Parameter]
-    public SwitchParameter AllowInsecure { get; set; }
-
-    /// <summary>Accepts any TLS certificate.</summary>
-    [Parameter]
-    public SwitchParameter SkipTlsVerify { get; set; }
-
-    /// <summary>An HTTP or SOCKS5 proxy (default: HTTP_PROXY/HTTPS_PROXY/NO_PROXY).</summary>
-    [Parameter]
-    public Uri? Proxy { get; set; }
 
     /// <summary>The blob cache directory (default: $env:OCIPS_CACHE, else the user's cache directory).</summary>
     [Parameter]
@@ -46,23 +33,20 @@ public abstract class RegistryCmdlet : OciCmdlet
     /// <summary>Options for sources, built on the pipeline thread (paths resolved against the session).</summary>
     protected override ImageSourceOptions SourceOptions => _sourceOptions ??= new ImageSourceOptions
     {
-        Registry = RegistryOptionsFor(Credential),
+        Registry = ConnectionOptions(Credential, SourceSide),
         CachePath = CachePath is null ? null : ResolvePath(CachePath),
         ThrottleLimit = ThrottleLimit,
         Progress = new TransferProgress(_progress = new ProgressReporter(Progress, 100)),
     };
 
+    /// <summary>The source's own settings (Copy-OciImage's and New-OciImage's -Source* parameters), or null.</summary>
+    private protected virtual RegistrySide? SourceSide => null;
+
     /// <summary>Completes the transfer progress records still open (call inside RunAsync, when the work ends).</summary>
     protected void CompleteProgress() => _progress?.CompleteAll();
 
-    /// <summary>Registry options with the given credential and this call's transport switches.</summary>
-    protected RegistryOptions RegistryOptionsFor(PSCredential? credential) => new()
-    {
-        Credential = credential is null ? null : new RegistryCredential(credential.UserName, credential.GetNetworkCredential().Password),
-        AllowInsecure = AllowInsecure,
-        SkipTlsVerify = SkipTlsVerify,
-        Proxy = Proxy,
-    };
+    /// <summary>Registry options with the given credential and this call's connection settings.</summary>
+    protected RegistryOptions RegistryOptionsFor(PSCredential? credential) => ConnectionOptions(credential);
 
     /// <summary>Blob transfers as Write-Progress records with bytes and rates.</summary>
     private sealed class TransferProgress(ProgressReporter reporter) : IProgress<BlobTransfer>

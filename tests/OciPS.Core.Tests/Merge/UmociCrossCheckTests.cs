@@ -58,7 +58,7 @@ public sealed class UmociCrossCheckTests : IDisposable
     {
         var image = await BuildAsync(
             new TarLayer()
-                .Dir("etc").File("etc/passwd", "root:x:0:0::/root:/bin/sh\n").File("etc/shadow", "secret", mode: 0x180, uid: 0, gid: 42)
+                .Dir("etc").File("etc/passwd", "root:x:0:0::/root:/bin/sh\n").File("etc/world-writable", "w", mode: 0x1B6).File("etc/none", "n", mode: 0).File("etc/shadow", "secret", mode: 0x180, uid: 0, gid: 42)
                 .Dir("bin").File("bin/busybox", "#!busybox", mode: 0x1ED).Hardlink("bin/sh", "bin/busybox").Symlink("bin/ls", "busybox")
                 .Dir("usr/bin").File("usr/bin/sudo", "sudo", mode: 0x9ED).File("usr/bin/ping", "ping", mode: 0x1ED, xattrs: new Dictionary<string, byte[]> { ["security.capability"] = Capability })
                 .File("usr/bin/tagged", "t", xattrs: new Dictionary<string, byte[]> { ["user.comment"] = "hello"u8.ToArray() })
@@ -86,6 +86,34 @@ public sealed class UmociCrossCheckTests : IDisposable
         Assert.Equal("1:3", ours["dev/null"].Device);
         Assert.Equal("0x" + Convert.ToHexString(Capability).ToLowerInvariant(), ours["usr/bin/ping"].Xattrs["security.capability"]);
         Assert.Equal("4755", ours["usr/bin/sudo"].Mode);
+        Assert.Equal("666", ours["etc/world-writable"].Mode.TrimStart('0'));
         Assert.DoesNotContain("home/user", ours.Keys);
+    }
+
+    [RootFact]
+    public async Task SetgidDestinationParent_DoesNotLendItsGroupToTheFiles()
+    {
+        // A new file in a setgid directory takes the directory's group, not its creator's: owners of
+        // root-owned files must still be set explicitly, whatever the destination's parent is.
+        var image = await BuildAsync(new TarLayer().Dir("etc").File("etc/hosts", "127.0.0.1 localhost\n").File("etc/group-42", "x", gid: 42));
+        var shared = _temp.Combine("shared");
+        Directory.CreateDirectory(shared);
+        ProcessRunner.Run("chgrp", ["1234", shared]);
+        ProcessRunner.Run("chmod", ["2775", shared]);
+        var target = Path.Combine(shared, "rootfs");
+        await using (var sink = DirectorySink.Create(target, new DirectorySinkOptions()))
+        {
+            await foreach (var entry in LayerMerger.For(image, _ => { }).MergeAsync(CancellationToken.None))
+            {
+                await sink.AddAsync(entry.Entry, entry.Content, CancellationToken.None);
+            }
+
+            await sink.CompleteAsync(CancellationToken.None);
+        }
+
+        var tree = TreeSnapshot.Capture(target);
+        Assert.Equal((0, 0), (tree["etc/hosts"].Uid, tree["etc/hosts"].Gid));
+        Assert.Equal((0, 42), (tree["etc/group-42"].Uid, tree["etc/group-42"].Gid));
+        Assert.Equal((0, 0), (tree["etc"].Uid, tree["etc"].Gid));
     }
 }

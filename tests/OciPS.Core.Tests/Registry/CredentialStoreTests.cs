@@ -107,4 +107,24 @@ public sealed class CredentialStoreTests : IDisposable
         Assert.Equal("repository:a/b:pull,push", challenge.Scope);
         Assert.Equal("x", AuthChallenge.Parse("Basic realm=x")!.Realm);
     }
+
+    [Fact]
+    public void KnownRegistries_ListEveryFilesAuthsAndHelpers_NormalisedAndSorted()
+    {
+        var docker = _temp.Combine("known-docker.json");
+        File.WriteAllText(docker, """{"auths":{"https://index.docker.io/v1/":{"auth":"eDp5"},"ghcr.io":{}},"credHelpers":{"123.dkr.ecr.example":"ecr-login"}}""");
+        var podman = _temp.Combine("known-auth.json");
+        File.WriteAllText(podman, """{"auths":{"quay.io":{"auth":"eDp5"},"ghcr.io":{"auth":"eDp5"}}}""");
+        var broken = _temp.Combine("known-broken.json");
+        File.WriteAllText(broken, "{ not json");
+        var store = new CredentialStore([broken, podman, docker, _temp.Combine("absent.json")]);
+
+        var known = store.KnownRegistries();
+
+        // Other tests may have remembered session credentials in this process: those are listed too.
+        string[] expected = ["123.dkr.ecr.example", "docker.io", "ghcr.io", "quay.io"];
+        Assert.Equal(expected, known.Where(expected.Contains).ToArray());
+        Assert.Equal(known.Order(StringComparer.Ordinal).ToArray(), known.ToArray());
+        Assert.DoesNotContain(known, host => host.Contains("index.docker.io", StringComparison.Ordinal) || host.Contains("://", StringComparison.Ordinal));
+    }
 }

@@ -59,7 +59,7 @@ public sealed class DirectorySink : IRootfsSink
                 _directories[path] = entry;
                 break;
             case OciFileType.File:
-                using (var handle = _tree.CreateFile(path, replace))
+                using (var handle = _tree.CreateFile(path, entry.Mode, replace))
                 {
                     await WriteContentAsync(handle, entry, content, cancellationToken).ConfigureAwait(false);
                     Note(_tree.SetFileMetadata(handle, path, uid, gid, entry.Mode, entry.Xattrs, time));

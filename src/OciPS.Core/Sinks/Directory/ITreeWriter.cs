@@ -11,7 +11,7 @@ internal interface ITreeWriter : IDisposable
 
     void CreateDirectory(string path, bool replace);
 
-    SafeFileHandle CreateFile(string path, bool replace);
+    SafeFileHandle CreateFile(string path, int mode, bool replace);
 
     void CreateSymlink(string path, string target, bool replace);
 

@@ -23,7 +23,7 @@ internal sealed class PortableTreeWriter(string root) : ITreeWriter
         _implicit.Remove(path);
     }
 
-    public SafeFileHandle CreateFile(string path, bool replace) =>
+    public SafeFileHandle CreateFile(string path, int mode, bool replace) =>
         File.OpenHandle(Prepare(path, replace), FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
 
     public void CreateSymlink(string path, string target, bool replace) =>
