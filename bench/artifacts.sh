@@ -5,8 +5,12 @@
 #   publish a 256 MiB file                           vs  cp + sha256sum
 #   save the artifact back                           vs  tar -xzf of the same layer + cp of the file
 #   skopeo copy through the registry proxy           vs  skopeo copy straight from the oci: layout
+#   ONLY="file save" runs some of them (dir, file, save, proxy); all by default.
 source "$(dirname "$0")/lib.sh"
 build_bench
+ONLY="${ONLY:-dir file save proxy}"
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 src="$DATA/artifact-src"
 if [ ! -f "$src/.complete" ]; then
@@ -38,22 +42,31 @@ echo "directory: $(du -sb "$src/tree" | cut -f1) bytes in $(find "$src/tree" -ty
 
 out="$DATA/artifact-out"
 BEFORE_EACH="rm -rf '$out' '$DATA/artifact-peer'; mkdir -p '$DATA/artifact-peer'"
-measure publish_dir "${OCIPS_BENCH[@]}" publish-artifact "$src/dir.yaml" "oci:$out:dir"
-measure tar_gzip bash -c "tar -C '$src' --sort=name --owner=0 --group=0 --mtime=@0 -czf '$DATA/artifact-peer/tree.tgz' tree && sha256sum '$DATA/artifact-peer/tree.tgz'"
-ratio "$publish_dir_wall" "$tar_gzip_wall" 1.5 "publish dir / (tar -czf + sha256sum)"
+if want dir; then
+    measure publish_dir "${OCIPS_BENCH[@]}" publish-artifact "$src/dir.yaml" "oci:$out:dir"
+    measure tar_gzip bash -c "tar -C '$src' --sort=name --owner=0 --group=0 --mtime=@0 -czf '$DATA/artifact-peer/tree.tgz' tree && sha256sum '$DATA/artifact-peer/tree.tgz'"
+    ratio "$publish_dir_wall" "$tar_gzip_wall" 1.5 "publish dir / (tar -czf + sha256sum)"
+fi
 
-measure publish_file "${OCIPS_BENCH[@]}" publish-artifact "$src/file.yaml" "oci:$out:file"
-measure cp_sha256 bash -c "cp '$src/big.bin' '$DATA/artifact-peer/' && sha256sum '$src/big.bin'"
-ratio "$publish_file_wall" "$cp_sha256_wall" 1.5 "publish file / (cp + sha256sum)"
+if want file; then
+    measure publish_file "${OCIPS_BENCH[@]}" publish-artifact "$src/file.yaml" "oci:$out:file"
+    measure cp_sha256 bash -c "cp '$src/big.bin' '$DATA/artifact-peer/' && sha256sum '$src/big.bin'"
+    ratio "$publish_file_wall" "$cp_sha256_wall" 1.5 "publish file / (cp + sha256sum)"
+fi
 
+if want save || want proxy; then
 BEFORE_EACH=""
 rm -rf "$out"
 "${OCIPS_BENCH[@]}" publish-artifact "$src/dir.yaml" "oci:$out:dir" 2>/dev/null
 layer="$(find "$out/blobs/sha256" -size +10M -type f | head -1)"
 BEFORE_EACH="rm -rf '$DATA/artifact-saved' '$DATA/artifact-peer'; mkdir -p '$DATA/artifact-peer'"
-measure save_dir "${OCIPS_BENCH[@]}" save-artifact "oci:$out:dir" "$DATA/artifact-saved"
-measure tar_extract tar -xzf "$layer" -C "$DATA/artifact-peer"
-ratio "$save_dir_wall" "$tar_extract_wall" 1.5 "save dir / tar -xzf"
+fi
+if want save; then
+    measure save_dir "${OCIPS_BENCH[@]}" save-artifact "oci:$out:dir" "$DATA/artifact-saved"
+    measure tar_extract tar -xzf "$layer" -C "$DATA/artifact-peer"
+    ratio "$save_dir_wall" "$tar_extract_wall" 1.5 "save dir / tar -xzf"
+fi
+want proxy || { echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"; exit 0; }
 
 port=$((20000 + RANDOM % 20000))
 "${OCIPS_BENCH[@]}" registry-proxy "$out" bench/art "$port" 2>/dev/null &
@@ -65,3 +78,4 @@ measure skopeo_via_proxy skopeo copy --quiet --src-tls-verify=false --preserve-d
 measure skopeo_from_layout skopeo copy --quiet --preserve-digests "oci:$out:dir" "oci:$DATA/artifact-copy:dir"
 ratio "$skopeo_via_proxy_wall" "$skopeo_from_layout_wall" 1.5 "skopeo copy via proxy / from layout"
 kill "$proxy" 2>/dev/null || true
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

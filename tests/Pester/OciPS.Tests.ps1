@@ -270,6 +270,32 @@ items:
         (Get-FileHash (Join-Path $target 'config.tmpl')).Hash | Should -Be (Get-FileHash (Join-Path $script:artifactRoot 'config.tmpl')).Hash
         Get-Content -Raw (Join-Path $target 'data/sub/a.txt') | Should -Be 'alpha'
     }
+
+    It 'lists an attached artifact with Get-OciManifest -Referrers' {
+        Publish-OciArtifact $script:packFile "oci:$($script:artifactRoot)/out:v1"
+        $review = Join-Path $script:artifactRoot 'review.yaml'
+        Set-Content -Path $review -Value "type: application/vnd.example.review`nsubject: oci:out:v1`nitems:`n  - from: config.tmpl`n"
+        $attached = Publish-OciArtifact $review "oci:$($script:artifactRoot)/out" -PassThru
+        $referrers = @(Get-OciManifest "oci:$($script:artifactRoot)/out:v1" -Referrers)
+        $referrers.Count | Should -Be 1
+        $referrers[0].Digest.ToString() | Should -Be $attached.Digest.ToString()
+        $referrers[0].ArtifactType | Should -Be 'application/vnd.example.review'
+        $referrers[0].Source | Should -Be 'layout'
+    }
+
+    It 'refuses s3:// items without AWS credentials before publishing' {
+        $s3 = Join-Path $script:artifactRoot 's3.yaml'
+        Set-Content -Path $s3 -Value "items:`n  - from: s3://bucket/key.bin`n"
+        $saved = $env:AWS_ACCESS_KEY_ID
+        try {
+            $env:AWS_ACCESS_KEY_ID = $null
+            Publish-OciArtifact $s3 "oci:$($script:artifactRoot)/s3" -ErrorVariable failure -ErrorAction SilentlyContinue
+        } finally {
+            $env:AWS_ACCESS_KEY_ID = $saved
+        }
+        $failure[0].Exception.Message | Should -Match 's3\.yaml:2:11: s3:// sources need AWS credentials'
+        Test-Path (Join-Path $script:artifactRoot 's3') | Should -BeFalse
+    }
 }
 
 Describe 'Start-OciRegistryProxy' {

@@ -10,7 +10,7 @@ namespace OciPS.Core.Content;
 /// the check at the end of the read, and before a layout moves its copy into place: the file's size
 /// and modification time must still be those seen when it was hashed.
 /// </summary>
-public sealed class HashedFileStream : Stream
+public sealed class HashedFileStream : ReadOnlyStream
 {
     private readonly FileStream _inner;
     private long _position;
@@ -33,12 +33,6 @@ public sealed class HashedFileStream : Stream
     public long HashedLength { get; }
 
     public DateTime HashedLastWriteUtc { get; }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
 
     public override long Length => HashedLength;
 
@@ -74,13 +68,10 @@ public sealed class HashedFileStream : Stream
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Account(_inner.Read(buffer, offset, count), count);
+    public override int Read(Span<byte> buffer) => Account(_inner.Read(buffer), buffer.Length);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         Account(await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false), buffer.Length);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     private int Account(int read, int requested)
     {
@@ -97,16 +88,6 @@ public sealed class HashedFileStream : Stream
 
         return read;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
