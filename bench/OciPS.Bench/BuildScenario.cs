@@ -1,5 +1,6 @@
 using OciPS.Core.Build;
 using OciPS.Core.Build.Layers;
+using OciPS.Core.Content;
 using OciPS.Core.References;
 
 namespace OciPS.Bench;
@@ -9,7 +10,7 @@ public sealed class BuildScenario : IBenchScenario
 {
     public string Name => "build";
 
-    public string Usage => "<context> <destination> [Docker|Oci] [Gzip|Zstd]";
+    public string Usage => "<context> <destination> [Docker|Oci] [Gzip|Zstd] [Dockerfile] [blob cache directory]";
 
     public async Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
@@ -25,11 +26,17 @@ public sealed class BuildScenario : IBenchScenario
                 Format = arguments.Count > 2 ? Enum.Parse<BuildFormat>(arguments[2], ignoreCase: true) : BuildFormat.Oci,
                 Compression = arguments.Count > 3 ? Enum.Parse<BuildCompression>(arguments[3], ignoreCase: true) : BuildCompression.Gzip,
                 Warning = warning => Console.Error.WriteLine("warning: " + warning),
+                DockerfilePath = arguments.Count > 4 ? Path.GetFullPath(arguments[4]) : null,
+                SourceOptions = arguments.Count > 5 ? new ImageSourceOptions { CachePath = Path.GetFullPath(arguments[5]) } : ImageSourceOptions.Default,
             };
             var result = await ImageBuilder.BuildAsync(options, cancellationToken);
-            await BuildOutput.WriteAsync(result.Source, destination, moveStagedBlobs: true, cancellationToken);
+            var copy = await BuildOutput.WriteAsync(result.Source, destination, null, moveStagedBlobs: true, cancellationToken);
             var layers = result.Images.SelectMany(i => i.NewLayers).ToArray();
             Console.Error.WriteLine($"{result.Digest}: {layers.Length} new layer(s), {layers.Sum(l => l.Size)} compressed bytes written");
+            if (copy is not null)
+            {
+                Console.Error.WriteLine($"registry: {copy.BlobsCopied} blobs uploaded ({copy.BytesCopied} bytes), {copy.BlobsMounted} mounted, {copy.BlobsSkipped} already there");
+            }
         }
         finally
         {

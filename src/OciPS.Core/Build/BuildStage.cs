@@ -42,16 +42,13 @@ internal sealed class BuildStage
 
     public List<StageStep> Steps { get; } = [];
 
-    /// <summary>Directories this stage created (WORKDIR, COPY of a directory), so a destination naming one copies into it.</summary>
-    public HashSet<string> CreatedDirectories { get; } = new(StringComparer.Ordinal);
+    /// <summary>The stage's files as instructions see them (the base's index and what this stage wrote); set when the stage starts.</summary>
+    public StageTree Tree { get; set; } = null!;
 
     public bool CmdSet { get; set; }
 
     /// <summary>The base image's ONBUILD triggers, run before the stage's own instructions.</summary>
     public List<DockerfileInstruction> PendingTriggers { get; } = [];
-
-    /// <summary>Whether the base has no layers, so COPY must write the parents of its destinations.</summary>
-    public bool StartsEmpty => Base is null || Base.Layers.Count == 0;
 
     /// <summary>The finished image, its source and its layers.</summary>
     public OciImage? Result { get; set; }

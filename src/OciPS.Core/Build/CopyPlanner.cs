@@ -25,6 +25,9 @@ internal sealed record CopyRequest(
     CopyFromImage? From,
     bool IsAdd);
 
+/// <summary>A planned COPY or ADD: its layer's entries, its history kind, and the entries recorded while they stream (null: all known already).</summary>
+internal sealed record CopyPlan(Func<CancellationToken, IAsyncEnumerable<LayerItem>> Items, string Kind, List<(string Path, TreeNode Node)>? Recorded);
+
 /// <summary>
 /// Turns a COPY or ADD into the entries of its layer, following Docker's rules: a directory source
 /// copies its contents; several sources (or a glob) need a destination ending in '/'; a relative
@@ -38,34 +41,47 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
     /// <summary>
     /// Resolves everything that can fail early (missing sources, bad destinations, downloads) and
     /// returns the layer's entries as a lazy stream plus the history description (<c>file</c>, <c>dir</c>, <c>multi</c>).
+    /// The destination is resolved in the stage's files as Docker does: its symbolic links followed, an
+    /// existing directory copied into and left untouched, missing directories written 0755 and owned by --chown.
     /// </summary>
-    public async Task<(Func<CancellationToken, IAsyncEnumerable<LayerItem>> Items, string Kind)> PlanAsync(BuildStage stage, CopyRequest request, CancellationToken cancellationToken)
+    /// <param name="tree">The files the destination is resolved in: the stage's, or an empty tree for --link.</param>
+    public async Task<CopyPlan> PlanAsync(BuildStage stage, CopyRequest request, StageTree tree, CancellationToken cancellationToken)
     {
         var line = request.Instruction.StartLine;
-        var destinationIsDirectory = IsDirectorySyntax(request.Destination);
+        var syntaxDirectory = IsDirectorySyntax(request.Destination);
         var target = Normalise(request.Destination.StartsWith('/') ? request.Destination : stage.WorkingDirectory.TrimEnd('/') + "/" + request.Destination);
         var heredocs = request.Instruction.Heredocs.ToDictionary(h => h.Name, StringComparer.Ordinal);
         var several = request.Sources.Count > 1 || request.Sources.Any(s => !IsHeredoc(s, heredocs) && PathPatterns.HasWildcards(s));
-        if (several && !destinationIsDirectory)
+        if (several && !syntaxDirectory)
         {
             throw new DockerfileSyntaxException(_file, line, $"When using {request.Instruction.Keyword} with more than one source file, the destination must be a directory and end with a /");
         }
 
-        destinationIsDirectory |= target.Length == 0 || stage.CreatedDirectories.Contains(target);
+        if (request.From is not null && request.IsAdd)
+        {
+            throw new DockerfileSyntaxException(_file, line, "ADD has no --from; use COPY --from");
+        }
+
         var planned = new SortedDictionary<string, LayerItem>(StringComparer.Ordinal);
         var archives = new List<(string Path, string Target)>();
         var kind = several ? "multi" : "file";
         var epoch = options.SourceDateEpoch is { } sde ? new UnixTime(sde, 0) : (UnixTime?)null;
         var now = epoch ?? UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow);
+        var owner = request.Owner ?? (0, 0);
+
+        // Docker (BuildKit's copy) first makes the destination directory, or the destination's parent,
+        // then copies into the destination when it is (or leads by links to) a directory.
+        await tree.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var resolved = tree.Resolve(target, line);
+        var destination = resolved.Path;
+        AddAll(planned, tree.MakeDirectories(syntaxDirectory ? destination : StageTree.Parent(destination), owner, now, line));
+        var intoDirectory = syntaxDirectory || tree.Lookup(destination) is { IsDirectory: true };
 
         if (request.From is not null)
         {
-            if (request.IsAdd)
-            {
-                throw new DockerfileSyntaxException(_file, line, "ADD has no --from; use COPY --from");
-            }
-
-            return (ct => FromImageAsync(stage, request, target, destinationIsDirectory, ct), request.Sources.Count == 1 ? "dir" : "multi");
+            var parents = planned.Values.ToArray();
+            var (fromItems, recorded) = StageTree.Recording(ct => FromImageAsync(tree, request, destination, intoDirectory, parents, ct));
+            return new CopyPlan(fromItems, request.Sources.Count == 1 ? "dir" : "multi", recorded);
         }
 
         foreach (var source in request.Sources)
@@ -75,11 +91,11 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
                 var heredoc = heredocs[HeredocName(source)];
                 var text = heredoc.Expand ? ExpandHeredoc(stage, heredoc.Content, line) : heredoc.Content;
                 var bytes = Encoding.UTF8.GetBytes(text);
-                var path = destinationIsDirectory ? Join(target, heredoc.Name) : target;
-                Add(planned, stage, path, new LayerItem
+                var path = intoDirectory ? Join(destination, heredoc.Name) : destination;
+                Place(planned, tree, line, new LayerItem
                 {
                     Path = path, Kind = TarEntryKind.File, Mode = request.Mode ?? 0x1A4, Size = bytes.Length, ModifiedTime = now,
-                    Uid = request.Owner?.Uid ?? 0, Gid = request.Owner?.Gid ?? 0,
+                    Uid = owner.Uid, Gid = owner.Gid,
                     Open = _ => Task.FromResult<Stream>(new MemoryStream(bytes, writable: false)),
                 });
                 continue;
@@ -88,12 +104,12 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
             if (request.IsAdd && IsUrl(source))
             {
                 var (downloaded, name, modified) = await DownloadAsync(source, request.Checksum, line, cancellationToken).ConfigureAwait(false);
-                var path = destinationIsDirectory ? Join(target, name) : target;
+                var path = intoDirectory ? Join(destination, name) : destination;
                 var size = new FileInfo(downloaded).Length;
-                Add(planned, stage, path, new LayerItem
+                Place(planned, tree, line, new LayerItem
                 {
                     Path = path, Kind = TarEntryKind.File, Mode = request.Mode ?? 0x180, Size = size, ModifiedTime = epoch ?? modified ?? now,
-                    Uid = request.Owner?.Uid ?? 0, Gid = request.Owner?.Gid ?? 0, Open = OpenFile(downloaded),
+                    Uid = owner.Uid, Gid = owner.Gid, Open = OpenFile(downloaded),
                 });
                 continue;
             }
@@ -107,40 +123,40 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
             {
                 if (item.Kind == TarEntryKind.Directory)
                 {
+                    // The directory's contents go into the destination; the destination itself is made
+                    // like a parent (0755, --chown's owner) when missing, and an existing one is untouched.
                     kind = several ? "multi" : "dir";
                     var root = item.RelativePath == "." ? string.Empty : item.RelativePath + "/";
-                    if (target.Length > 0)
-                    {
-                        Add(planned, stage, target, FromContext(item, target, request, epoch));
-                    }
-
-                    stage.CreatedDirectories.Add(target);
+                    AddAll(planned, tree.MakeDirectories(destination, owner, now, line));
                     foreach (var child in context.Walk(item.RelativePath))
                     {
-                        var path = Join(target, child.RelativePath[root.Length..]);
-                        Add(planned, stage, path, FromContext(child, path, request, epoch));
+                        var path = Join(destination, child.RelativePath[root.Length..]);
+                        Place(planned, tree, line, FromContext(child, path, request, epoch));
                     }
                 }
                 else if (request.IsAdd && item.Kind == TarEntryKind.File && await ArchiveDetector.TryOpenTarAsync(item.FullPath, cancellationToken).ConfigureAwait(false) is { } probe)
                 {
                     await probe.DisposeAsync().ConfigureAwait(false);
-                    archives.Add((item.FullPath, target));
-                    stage.CreatedDirectories.Add(target);
-                    if (target.Length > 0)
-                    {
-                        AddParents(planned, stage, target + "/", now);
-                    }
+                    AddAll(planned, tree.MakeDirectories(destination, owner, now, line));
+                    archives.Add((item.FullPath, destination));
                 }
                 else
                 {
-                    var path = destinationIsDirectory ? Join(target, item.RelativePath.Split('/')[^1]) : target;
-                    Add(planned, stage, path, FromContext(item, path, request, epoch));
+                    var path = intoDirectory ? Join(destination, item.RelativePath.Split('/')[^1]) : destination;
+                    Place(planned, tree, line, FromContext(item, path, request, epoch));
                 }
             }
         }
 
         var items = planned.Values.ToArray();
-        return (ct => ConcatAsync(items, archives, request, epoch, ct), kind);
+        if (archives.Count == 0)
+        {
+            return new CopyPlan(ct => ConcatAsync(items, archives, request, epoch, ct), kind, null);
+        }
+
+        // What an archive holds is known only while it streams into the layer: recorded then.
+        var (withArchives, entries) = StageTree.Recording(ct => ConcatAsync(items, archives, request, epoch, ct));
+        return new CopyPlan(withArchives, kind, entries);
     }
 
     private static bool IsDirectorySyntax(string destination) =>
@@ -190,32 +206,31 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
         return result.ToString();
     }
 
-    private static void Add(SortedDictionary<string, LayerItem> planned, BuildStage stage, string path, LayerItem item)
+    private static void AddAll(SortedDictionary<string, LayerItem> planned, IEnumerable<LayerItem> items)
     {
-        if (stage.StartsEmpty)
+        foreach (var item in items)
         {
-            AddParents(planned, stage, path, item.ModifiedTime);
+            planned[item.Path] = item;
         }
-
-        planned[path] = item;
     }
 
-    /// <summary>Writes the parent directories of a path (root-owned 0755), needed only when the stage has no base layers to hold them.</summary>
-    private static void AddParents(SortedDictionary<string, LayerItem> planned, BuildStage stage, string path, UnixTime time)
+    /// <summary>
+    /// Plans one entry over what the stage holds, refusing what Docker refuses: a directory over a file
+    /// or link (Docker does not follow links below the destination), a file over a directory.
+    /// </summary>
+    private void Place(SortedDictionary<string, LayerItem> planned, StageTree tree, int line, LayerItem item)
     {
-        if (!stage.StartsEmpty)
+        if (tree.Lookup(item.Path) is { } existing && !planned.ContainsKey(item.Path) && existing.IsDirectory != (item.Kind == TarEntryKind.Directory))
         {
-            return;
+            throw new BuildException("BuildDestinationConflict", OciErrorKind.InvalidData,
+                existing.IsDirectory
+                    ? $"{_file}:{line}: cannot replace the directory '/{item.Path}' with a file."
+                    : $"{_file}:{line}: cannot copy a directory to '/{item.Path}': it is {(existing.Kind == TarEntryKind.Symlink ? "a symbolic link" : "a file")} in the image, not a directory.",
+                "/" + item.Path);
         }
 
-        for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
-        {
-            var parent = path[..slash];
-            if (!planned.ContainsKey(parent))
-            {
-                planned[parent] = new LayerItem { Path = parent, Kind = TarEntryKind.Directory, Mode = 0x1ED, ModifiedTime = time };
-            }
-        }
+        planned[item.Path] = item;
+        tree.Record(item);
     }
 
     private static LayerItem FromContext(ContextItem item, string path, CopyRequest request, UnixTime? epoch) => new()
@@ -275,22 +290,16 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
         }
     }
 
-    private async IAsyncEnumerable<LayerItem> FromImageAsync(BuildStage stage, CopyRequest request, string target, bool destinationIsDirectory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<LayerItem> FromImageAsync(StageTree tree, CopyRequest request, string target, bool destinationIsDirectory, LayerItem[] parents, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var from = request.From!;
         var sources = request.Sources.Select(s => Normalise(s)).ToArray();
         var found = new bool[sources.Length];
         var epoch = options.SourceDateEpoch is { } sde ? new UnixTime(sde, 0) : (UnixTime?)null;
         var emitted = new HashSet<string>(StringComparer.Ordinal);
-        var pending = new List<LayerItem>();
-        if (stage.StartsEmpty && target.Length > 0)
-        {
-            var parents = new SortedDictionary<string, LayerItem>(StringComparer.Ordinal);
-            AddParents(parents, stage, destinationIsDirectory || sources.Length > 1 ? target + "/" : target, epoch ?? UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow));
-            pending.AddRange(parents.Values);
-        }
-
-        foreach (var parent in pending)
+        var owner = request.Owner ?? (0, 0);
+        var targetExists = tree.Lookup(target) is { IsDirectory: true };
+        foreach (var parent in parents)
         {
             emitted.Add(parent.Path);
             yield return parent;
@@ -303,7 +312,26 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
             for (var i = 0; i < sources.Length; i++)
             {
                 var path = MapFromImage(entry.Path == "." ? string.Empty : entry.Path, sources[i], target, destinationIsDirectory || sources.Length > 1, entry.Type == OciFileType.Directory);
-                if (path is null || entry.IsWhiteout || !emitted.Add(path))
+                if (path is null || entry.IsWhiteout)
+                {
+                    continue;
+                }
+
+                if (entry.Type == OciFileType.Directory && path == target)
+                {
+                    // A source directory's contents go into the destination, made 0755 (--chown's owner) when
+                    // missing and left as it is when it exists, as for a directory of the build context.
+                    found[i] = true;
+                    if (!targetExists && target.Length > 0 && emitted.Add(path))
+                    {
+                        targetExists = true;
+                        yield return new LayerItem { Path = target, Kind = TarEntryKind.Directory, Mode = 0x1ED, Uid = owner.Uid, Gid = owner.Gid, ModifiedTime = epoch ?? UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow) };
+                    }
+
+                    continue;
+                }
+
+                if (!emitted.Add(path))
                 {
                     continue;
                 }

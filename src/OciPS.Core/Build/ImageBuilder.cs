@@ -105,6 +105,7 @@ public sealed class ImageBuilder : IDisposable
         {
             _options.Progress?.Report(new OciProgress(key, null, activity, $"line {definition.From.StartLine}: FROM", step++, total, false, false));
             var stage = await StartStageAsync(definition, platform, done, cancellationToken).ConfigureAwait(false);
+            stage.Tree = new StageTree(stage.Base, _file);
             var dispatcher = new StageDispatcher(this, stage, planner, done);
             foreach (var instruction in stage.PendingTriggers.Concat(stage.Definition.Instructions))
             {

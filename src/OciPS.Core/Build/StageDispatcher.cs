@@ -179,6 +179,9 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
 
     private string Expand(string word, int line) => builder.Expand(_lexer, word, stage.Lookup, line);
 
+    /// <summary>A flag value with its quotes removed and no variable expanded (Docker expands only some flags).</summary>
+    private string Unquote(string value) => _lexer.ProcessWord(value, _ => null);
+
     private void Record(DockerfileInstruction instruction, string text) =>
         stage.Steps.Add(new StageStep(instruction, _ => Nop + text, null));
 
@@ -228,9 +231,9 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
         var command = instruction.Arguments[3..].Trim();
         IReadOnlyList<string> test = instruction.Json is { } json ? ["CMD", .. json] : ["CMD-SHELL", command];
         var flags = InstructionSyntax.Flags(instruction, builder.FileName);
-        long? Duration(string name) => flags.TryGetValue(name, out var value) ? InstructionSyntax.ParseDuration(value, name, builder.FileName, line) : null;
+        long? Duration(string name) => flags.TryGetValue(name, out var value) ? InstructionSyntax.ParseDuration(Unquote(value), name, builder.FileName, line) : null;
         int? retries = null;
-        if (flags.TryGetValue("retries", out var retriesText))
+        if (flags.TryGetValue("retries", out var retriesQuoted) && Unquote(retriesQuoted) is var retriesText)
         {
             retries = int.TryParse(retriesText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0
                 ? parsed
@@ -248,29 +251,28 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
         };
     }
 
+    /// <summary>
+    /// WORKDIR as BuildKit does it: the path's links followed in the stage's files, only missing
+    /// directories made (0755, owned by USER when set); an existing directory is left as it is and
+    /// then, with nothing to write, the step adds no layer.
+    /// </summary>
     private async Task WorkdirAsync(DockerfileInstruction instruction, CancellationToken cancellationToken)
     {
-        var requested = Expand(instruction.Arguments, instruction.StartLine);
+        var line = instruction.StartLine;
+        var requested = Expand(instruction.Arguments, line);
         var path = CopyPlanner.Normalise(requested.StartsWith('/') ? requested : stage.WorkingDirectory.TrimEnd('/') + "/" + requested);
         stage.Container = stage.Container with { WorkingDir = "/" + path };
-        if (path.Length == 0 || stage.CreatedDirectories.Contains(path))
+        await stage.Tree.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        var resolved = stage.Tree.Resolve(path, line);
+        if (resolved.IsDirectory)
         {
             Record(instruction, "WORKDIR " + stage.Container.WorkingDir);
             return;
         }
 
-        var owner = string.IsNullOrEmpty(stage.Container.User) ? ((long, long)?)null : await ResolveOwnerAsync(stage.Container.User, instruction.StartLine, cancellationToken).ConfigureAwait(false);
+        var owner = string.IsNullOrEmpty(stage.Container.User) ? (0, 0) : await ResolveOwnerAsync(stage.Container.User, line, cancellationToken).ConfigureAwait(false);
         var time = builder.Options.SourceDateEpoch is { } epoch ? new UnixTime(epoch, 0) : UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow);
-        var items = new List<LayerItem>();
-        var segments = path.Split('/');
-        for (var i = stage.StartsEmpty ? 1 : segments.Length; i <= segments.Length; i++)
-        {
-            var directory = string.Join('/', segments.Take(i));
-            var isTarget = i == segments.Length;
-            items.Add(new LayerItem { Path = directory, Kind = TarEntryKind.Directory, Mode = 0x1ED, ModifiedTime = time, Uid = isTarget ? owner?.Item1 ?? 0 : 0, Gid = isTarget ? owner?.Item2 ?? 0 : 0 });
-        }
-
-        stage.CreatedDirectories.Add(path);
+        var items = stage.Tree.MakeDirectories(resolved.Path, owner, time, line);
         var layer = builder.StartLayer(_ => AsAsync(items), cancellationToken);
         var text = stage.Container.WorkingDir;
         stage.Steps.Add(new StageStep(instruction, _ => Nop + "WORKDIR " + text, layer));
@@ -322,8 +324,23 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
         }
 
         var request = new CopyRequest(instruction, sources, destination, owner, mode, flags.GetValueOrDefault("checksum") is { } c ? Expand(c, line) : null, from, instruction.Keyword == "ADD");
-        var (items, kind) = await planner.PlanAsync(stage, request, cancellationToken).ConfigureAwait(false);
-        var layer = builder.StartLayer(items, cancellationToken);
+        // --link copies "into scratch" (BuildKit): nothing of the stage is read, so no link is followed and
+        // the destination's parents are written 0755 even where the base has them with another mode.
+        var linked = flags.TryGetValue("link", out var link) && !Unquote(link).Equals("false", StringComparison.OrdinalIgnoreCase);
+        var tree = linked ? new StageTree(null, builder.FileName) : stage.Tree;
+        var plan = await planner.PlanAsync(stage, request, tree, cancellationToken).ConfigureAwait(false);
+        var kind = plan.Kind;
+        var layer = builder.StartLayer(plan.Items, cancellationToken);
+        if (linked)
+        {
+            stage.Tree.Absorb(tree);
+        }
+
+        if (plan.Recorded is { } recorded)
+        {
+            stage.Tree.Attach(layer, recorded);
+        }
+
         _accounts = null;
         var keyword = instruction.Keyword;
         var shownDestination = destination.StartsWith('/') ? destination : stage.WorkingDirectory.TrimEnd('/') + "/" + destination;
@@ -366,9 +383,18 @@ internal sealed class StageDispatcher(ImageBuilder builder, BuildStage stage, Co
             $"{builder.FileName}:{line}: unable to find {(passwd ? "user" : "group")} '{name}': {(file is null ? $"the stage has no /etc/{(passwd ? "passwd" : "group")}" : $"no matching entries in /etc/{(passwd ? "passwd" : "group")}")}.", name);
     }
 
-    /// <summary>Reads /etc/passwd and /etc/group of the stage as it stands (its base and the layers so far).</summary>
+    /// <summary>
+    /// /etc/passwd and /etc/group of the stage as it stands: the base's, read with its file index, unless
+    /// this stage's layers wrote to /etc; then the stage so far is merged again.
+    /// </summary>
     private async Task<(string? Passwd, string? Group)> ReadAccountsAsync(CancellationToken cancellationToken)
     {
+        await stage.Tree.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        if (stage.Tree.BaseAccountFile("etc/passwd") is (true, var basePasswd) && stage.Tree.BaseAccountFile("etc/group") is (true, var baseGroup))
+        {
+            return (basePasswd, baseGroup);
+        }
+
         var image = await builder.SnapshotAsync(stage, cancellationToken).ConfigureAwait(false);
         string? passwd = null, group = null;
         var merger = new LayerMerger(MergeLayer.Of(image));

@@ -1,16 +1,10 @@
 namespace OciPS.Core.Content;
 
 /// <summary>A read-only window of <c>length</c> bytes starting at the inner stream's current position.</summary>
-internal sealed class BoundedStream(Stream inner, long length, bool leaveOpen = false) : Stream
+internal sealed class BoundedStream(Stream inner, long length, bool leaveOpen = false) : ReadOnlyStream
 {
     private readonly long _length = length;
     private long _remaining = length;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
 
     public override long Length => _length;
 
@@ -19,8 +13,6 @@ internal sealed class BoundedStream(Stream inner, long length, bool leaveOpen = 
         get => _length - _remaining;
         set => throw new NotSupportedException();
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -34,9 +26,6 @@ internal sealed class BoundedStream(Stream inner, long length, bool leaveOpen = 
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_remaining <= 0 || buffer.Length == 0)
@@ -48,16 +37,6 @@ internal sealed class BoundedStream(Stream inner, long length, bool leaveOpen = 
         _remaining -= read;
         return read;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

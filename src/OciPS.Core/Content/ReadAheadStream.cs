@@ -9,7 +9,7 @@ namespace OciPS.Core.Content;
 /// the reader (tar parsing, the merge, the sink's writes) runs on another. Memory is bounded by
 /// <c>blockSize × depth</c>. A failure of the source surfaces at the read that reaches it.
 /// </summary>
-public sealed class ReadAheadStream : Stream
+public sealed class ReadAheadStream : ReadOnlyStream
 {
     private readonly Stream _source;
     private readonly Channel<Block> _blocks;
@@ -27,22 +27,6 @@ public sealed class ReadAheadStream : Stream
         _producer = Task.Run(() => ProduceAsync(blockSize));
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         if (!EnsureBlock(() => _blocks.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult()))
@@ -52,9 +36,6 @@ public sealed class ReadAheadStream : Stream
 
         return Copy(buffer);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -74,16 +55,6 @@ public sealed class ReadAheadStream : Stream
 
         return _current is null ? 0 : Copy(buffer.Span);
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

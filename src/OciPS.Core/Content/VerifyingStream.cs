@@ -8,7 +8,7 @@ namespace OciPS.Core.Content;
 /// the byte count and the digest against a descriptor. More bytes than the descriptor allows fail at
 /// once, so a hostile source cannot make a reader consume unbounded data.
 /// </summary>
-public sealed class VerifyingStream : Stream
+public sealed class VerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly Digest _expected;
@@ -43,12 +43,6 @@ public sealed class VerifyingStream : Stream
     /// <summary>Whether the end was reached and the content matched.</summary>
     public bool IsVerified => _verified;
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => _expectedSize >= 0 ? _expectedSize : throw new NotSupportedException();
 
     public override long Position
@@ -57,16 +51,11 @@ public sealed class VerifyingStream : Stream
         set => throw new NotSupportedException();
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         var read = _inner.Read(buffer);
         return Account(buffer[..read], buffer.Length);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -112,16 +101,6 @@ public sealed class VerifyingStream : Stream
 
         _verified = true;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -153,24 +153,8 @@ public static class LayerReader
         new("LayerCorrupt", $"{layerName} cannot be decompressed: {inner.Message}", layerName, inner);
 
     /// <summary>Reports decompression failures (gzip, zstd) as corrupt-layer errors naming the layer.</summary>
-    private sealed class CorruptionTranslatingStream(Stream inner, string layerName) : Stream
+    private sealed class CorruptionTranslatingStream(Stream inner, string layerName) : ReadOnlyStream
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
             try
@@ -183,9 +167,6 @@ public static class LayerReader
             }
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             try
@@ -197,16 +178,6 @@ public static class LayerReader
                 throw Corrupt(layerName, ex);
             }
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -118,11 +118,11 @@ public sealed class DockerfileParserTests
     public void FlagsAreSeparatedFromArguments()
     {
         var instruction = DockerfileParser.Parse("FROM scratch\nCOPY --chown=1:2 --link --chmod=\"755\" src /dst\n").Instructions[1];
-        Assert.Equal(["--chown=1:2", "--link", "--chmod=755"], instruction.Flags);
+        Assert.Equal(["--chown=1:2", "--link", "--chmod=\"755\""], instruction.Flags);
         Assert.Equal("src /dst", instruction.Arguments);
         var flags = InstructionSyntax.Flags(instruction, "Dockerfile");
         Assert.Equal("true", flags["link"]);
-        Assert.Equal("755", flags["chmod"]);
+        Assert.Equal("755", new ShellLexer('\\').ProcessWord(flags["chmod"], _ => null));
     }
 
     [Fact]

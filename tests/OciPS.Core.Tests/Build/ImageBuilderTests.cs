@@ -207,6 +207,7 @@ public sealed class ImageBuilderTests : IDisposable
     {
         var baseImage = await BaseImageAsync();
         _build.File("a.txt", "a").File("b.txt", "b").File("c.md", "c").File("run.sh", "r");
+        // A directory COPY makes (texts) is owned by --chown, as every new directory; /opt exists and keeps its owner.
         var (result, tree) = await _build.BuildTreeAsync($"""
             FROM {baseImage}
             WORKDIR /srv
@@ -224,7 +225,7 @@ public sealed class ImageBuilderTests : IDisposable
                 "opt/c.md file 644 1000:1000 =c",
                 "srv dir 755 0:0",
                 "srv/run.sh file 750 1234:1234 =r",
-                "srv/texts dir 755 0:0",
+                "srv/texts dir 755 1000:50",
                 "srv/texts/a.txt file 644 1000:50 =a",
                 "srv/texts/b.txt file 644 1000:50 =b",
                 "tmp dir 1777 0:0",

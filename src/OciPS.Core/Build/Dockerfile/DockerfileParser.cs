@@ -250,7 +250,7 @@ public static partial class DockerfileParser
         }
     }
 
-    /// <summary>Leading words that start with <c>--</c>, quotes removed; a lone <c>--</c> ends them.</summary>
+    /// <summary>Leading words that start with <c>--</c>, as written; a lone <c>--</c> ends them.</summary>
     private static (IReadOnlyList<string> Flags, string Remainder) ExtractFlags(string arguments, ShellLexer lexer, string fileName, int line)
     {
         var flags = new List<string>();
@@ -271,9 +271,12 @@ public static partial class DockerfileParser
                 return (flags, rest.Trim());
             }
 
+            // Kept as written: values such as --from=${BASE} or --chown="$UID" are expanded (quotes and
+            // variables) by the instruction, with the stage's ARG and ENV values. Checked for syntax here.
             try
             {
-                flags.Add(lexer.ProcessWord(word, _ => null));
+                _ = lexer.ProcessWord(word, _ => null);
+                flags.Add(word);
             }
             catch (FormatException ex)
             {

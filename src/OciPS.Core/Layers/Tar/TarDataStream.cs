@@ -1,4 +1,5 @@
 using OciPS.Core.Model;
+using OciPS.Core.Content;
 
 namespace OciPS.Core.Layers.Tar;
 
@@ -6,7 +7,7 @@ namespace OciPS.Core.Layers.Tar;
 /// The content of the current entry, read straight from the archive: exactly the entry's size, and for
 /// a sparse file the logical content, holes given as zeros between the stored data regions.
 /// </summary>
-internal sealed class TarDataStream : Stream, ILiveStream
+internal sealed class TarDataStream : ReadOnlyStream, ILiveStream
 {
     private readonly TarReader _owner;
     private readonly int _generation;
@@ -26,12 +27,6 @@ internal sealed class TarDataStream : Stream, ILiveStream
     /// <summary>Whether the reader is still at this entry.</summary>
     public bool IsLive => _owner.IsCurrent(_generation);
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => _length;
 
     public override long Position
@@ -39,8 +34,6 @@ internal sealed class TarDataStream : Stream, ILiveStream
         get => _position;
         set => throw new NotSupportedException();
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -62,9 +55,6 @@ internal sealed class TarDataStream : Stream, ILiveStream
         _position += read;
         return read;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -116,13 +106,4 @@ internal sealed class TarDataStream : Stream, ILiveStream
         return ((int)Math.Min(want, region.Offset + region.Length - _position), false);
     }
 
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
