@@ -211,9 +211,12 @@ internal sealed class RegistryTransport : IDisposable
                 message.Headers.Range = new RangeHeaderValue(from, null);
             }
 
-            message.Content = request.Content?.Invoke();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Options.Timeout);
+
+            // The timeout is between two writes of the body, then for the answer: a large upload over a
+            // slow link or proxy may take far longer than the timeout as a whole (skopeo#2101).
+            message.Content = request.Content?.Invoke() is { } body ? new WatchdogContent(body, () => timeout.CancelAfter(Options.Timeout)) : null;
             HttpResponseMessage response;
             try
             {
@@ -221,7 +224,7 @@ internal sealed class RegistryTransport : IDisposable
             }
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"no answer within {Seconds(Options.Timeout)} (-Timeout)", ex);
+                throw new TimeoutException($"no answer within {Seconds(Options.Timeout)} (-Timeout){(message.Content is null ? string.Empty : ", or the upload stalled as long")}", ex);
             }
 
             var isRedirect = (int)response.StatusCode is 301 or 302 or 303 or 307 or 308;
@@ -465,5 +468,91 @@ internal sealed class IdleTimeoutStream(Stream inner, TimeSpan timeout) : Stream
         }
 
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>A request body that calls <c>progress</c> before each write to the network (to restart a timeout).</summary>
+internal sealed class WatchdogContent : HttpContent
+{
+    private readonly HttpContent _inner;
+    private readonly Action _progress;
+
+    public WatchdogContent(HttpContent inner, Action progress)
+    {
+        _inner = inner;
+        _progress = progress;
+        foreach (var header in inner.Headers)
+        {
+            Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        _inner.CopyToAsync(new WatchedStream(stream, _progress), context);
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
+        _inner.CopyToAsync(new WatchedStream(stream, _progress), context, cancellationToken);
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = _inner.Headers.ContentLength ?? -1;
+        return length >= 0;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private sealed class WatchedStream(Stream inner, Action progress) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            progress();
+            inner.Write(buffer, offset, count);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        /// <summary>Written in slices, so one large buffer (a monolithic upload) restarts the timeout as it goes.</summary>
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            const int Slice = 64 * 1024;
+            for (var offset = 0; offset < buffer.Length; offset += Slice)
+            {
+                progress();
+                await inner.WriteAsync(buffer.Slice(offset, Math.Min(Slice, buffer.Length - offset)), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

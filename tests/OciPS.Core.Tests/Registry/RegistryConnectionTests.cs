@@ -245,6 +245,57 @@ public sealed class RegistryConnectionTests : IDisposable
         Assert.True(silent.Accepted >= 1);
     }
 
+    private async Task<(Descriptor Manifest, Exception? Error, TimeSpan Took)> PushThroughAsync(ThrottledTcpProxy link, string layout, TimeSpan timeout)
+    {
+        var manifest = await RegistryFixture.WriteImageAsync(layout, "v1", bigFileSize: 12_000_000);
+        var options = new ImageDestinationOptions
+        {
+            Registry = new RegistryOptions { Credentials = new CredentialStore([]), ProxyEnvironment = new Dictionary<string, string>(), Timeout = timeout, MaxRetries = 0 },
+        };
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var destination = ImageDestinations.Open(Core.References.ImageLocation.Parse($"{link.Host}/slow/upload:v1"), options);
+            await using (destination)
+            {
+                await ImageCopy.CopyAsync(ImageSources.Open($"oci:{layout}:v1"), destination, null, CancellationToken.None);
+            }
+
+            return (manifest, null, clock.Elapsed);
+        }
+        catch (OciException ex)
+        {
+            return (manifest, ex, clock.Elapsed);
+        }
+    }
+
+    [Fact]
+    public async Task AnUploadLongerThanTheTimeoutCompletesWhileBytesKeepFlowing()
+    {
+        using var registry = LocalRegistry.Start();
+        using var link = ThrottledTcpProxy.Start(registry.Port, 3 * 1024 * 1024);
+
+        var (manifest, error, took) = await PushThroughAsync(link, _temp.Combine("steady"), TimeSpan.FromSeconds(2));
+
+        Assert.Null(error);
+        Assert.True(took > TimeSpan.FromSeconds(3), $"the link did not slow the upload ({took}): the test would prove nothing");
+        Assert.Equal(manifest.Digest, Digest.Compute(Skopeo.InspectRawWith($"docker://{registry.Host}/slow/upload:v1", registry.SkopeoInspectOptions())));
+    }
+
+    [Fact]
+    public async Task AnUploadThatStallsFailsAfterTheTimeout()
+    {
+        using var registry = LocalRegistry.Start();
+        using var link = ThrottledTcpProxy.Start(registry.Port, 16 * 1024);
+
+        var (_, error, took) = await PushThroughAsync(link, _temp.Combine("stalled"), TimeSpan.FromSeconds(1));
+
+        var unreachable = Assert.IsType<RegistryConnectionException>(error);
+        Assert.Contains("the upload stalled", unreachable.Message, StringComparison.Ordinal);
+        Assert.Contains(link.Host, unreachable.Message, StringComparison.Ordinal);
+        Assert.True(took < TimeSpan.FromSeconds(15), $"took {took}");
+    }
+
     [Theory]
     [InlineData("*", "http://registry.example:5000/", true)]
     [InlineData("example", "http://registry.example:5000/", true)]
