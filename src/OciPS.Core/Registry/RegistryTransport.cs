@@ -6,6 +6,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using OciPS.Core.Content;
 
 namespace OciPS.Core.Registry;
 
@@ -415,26 +416,9 @@ internal sealed class RegistryTransport : IDisposable
 }
 
 /// <summary>A read stream that fails with a <see cref="TimeoutException"/> when one read waits longer than the timeout.</summary>
-internal sealed class IdleTimeoutStream(Stream inner, TimeSpan timeout) : Stream
+internal sealed class IdleTimeoutStream(Stream inner, TimeSpan timeout) : ReadOnlyStream
 {
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -449,16 +433,6 @@ internal sealed class IdleTimeoutStream(Stream inner, TimeSpan timeout) : Stream
             throw new TimeoutException($"no data for {RegistryTransport.Seconds(timeout)} (-Timeout)", ex);
         }
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
