@@ -17,7 +17,7 @@ public sealed class PublishArtifactScenario : IBenchScenario
         await using var plan = await ArtifactPublisher.PlanAsync(pack, new ArtifactPackOptions { Expand = arguments.Count > 2 && arguments[2] == "expand" }, cancellationToken);
         var location = ImageLocation.Parse(arguments[1], Path.GetFullPath);
         await using var destination = ArtifactDestinations.Open(location);
-        var published = await ArtifactPublisher.PushAsync(plan, destination, ArtifactDestinations.TagOf(location), null, cancellationToken);
+        var published = await ArtifactPublisher.PushAsync(plan, destination, null, cancellationToken);
         Console.Error.WriteLine($"{published.Digest}: {published.Layers.Count} layers, {published.Layers.Sum(l => l.Size)} bytes");
     }
 }

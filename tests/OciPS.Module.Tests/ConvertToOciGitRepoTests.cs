@@ -54,6 +54,25 @@ public sealed class ConvertToOciGitRepoTests(FixtureImages images) : IClassFixtu
     }
 
     [Fact]
+    public void Checkout_PutsTheFilesOnDisk_WithACleanStatus()
+    {
+        using var session = Session();
+        var repository = _output.Combine("checked-out");
+        var result = session.Run("ConvertTo-OciGitRepo oci:./layout:1.0 -Path $args[0] -Checkout", repository);
+        result.ThrowIfFailed();
+        Assert.True((bool)Assert.Single(result.Objects).Changed);
+        Assert.Equal("new\n", File.ReadAllText(System.IO.Path.Combine(repository, "rootfs", "etc", "new")));
+        Assert.False(File.Exists(System.IO.Path.Combine(repository, "rootfs", "etc", "old")));
+        Assert.True(File.Exists(System.IO.Path.Combine(repository, "Image.md")));
+        Assert.Equal(string.Empty, Git(repository, "status", "--porcelain", "--untracked-files=all"));
+
+        // Without -Checkout, no files: only .git.
+        var bare = _output.Combine("objects-only");
+        session.Run("ConvertTo-OciGitRepo oci:./layout:1.0 -Path $args[0]", bare).ThrowIfFailed();
+        Assert.Equal([".git"], Directory.EnumerateFileSystemEntries(bare).Select(System.IO.Path.GetFileName));
+    }
+
+    [Fact]
     public void WhatIf_WritesNothing()
     {
         using var session = Session();

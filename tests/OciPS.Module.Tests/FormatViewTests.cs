@@ -65,6 +65,10 @@ public sealed class FormatViewTests(FixtureImages images) : IClassFixture<Fixtur
             $secret = [securestring]::new(); 'x'.ToCharArray() | ForEach-Object { $secret.AppendChar($_) }
             Connect-OciRegistry views.invalid ([pscredential]::new('me', $secret)) -NoStore -NoVerify -PassThru
             Publish-OciArtifact ./artifact/pack.yaml "oci:$out/artifact:v1" -PassThru
+            Copy-OciImage oci:./layout:1.0 "oci:$out/signed:1.0" | Out-Null
+            [System.IO.File]::WriteAllText("$PWD/artifact/views-sbom.yaml", "type: application/spdx+json`nsubject: oci:$out/signed:1.0`nitems:`n  - from: data/readme.txt`n")
+            Publish-OciArtifact ./artifact/views-sbom.yaml "oci:$out/signed" | Out-Null
+            Get-OciManifest "oci:$out/signed:1.0" -Referrers
             $job = Start-OciRegistryProxy -Path ./layout
             $job.Info
             Stop-Job $job

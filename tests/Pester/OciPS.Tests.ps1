@@ -174,6 +174,13 @@ Describe 'ConvertTo-OciGitRepo' {
         $again.Changed | Should -BeFalse
     }
 
+    It 'checks the branch out with -Checkout, leaving git status clean' {
+        $repo = Join-Path $script:root 'git-checkout'
+        ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -Checkout | Out-Null
+        Test-Path (Join-Path $repo 'Image.md') | Should -BeTrue
+        (git -C $repo status --porcelain) | Should -BeNullOrEmpty
+    }
+
     It 'writes nothing with -WhatIf' {
         $repo = Join-Path $script:root 'git-whatif'
         ConvertTo-OciGitRepo "oci:$($script:image.Path):1.0" -Path $repo -WhatIf

@@ -2,6 +2,7 @@ using System.Globalization;
 using OciPS.Core.Content;
 using OciPS.Core.Model;
 using OciPS.Core.References;
+using OciPS.Core.Registry;
 
 namespace OciPS.Core.Artifacts;
 
@@ -23,6 +24,9 @@ public sealed record ArtifactPackOptions
     public ImageSourceOptions? SourceOptions { get; init; }
 
     public IProgress<OciProgress>? Progress { get; init; }
+
+    /// <summary>Where AWS settings for <c>s3://</c> sources are read (the process environment by default).</summary>
+    public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
 
     /// <summary>Finds the manifest a digest-only <c>subject</c> names (in the destination repository).</summary>
     public Func<Digest, CancellationToken, Task<Descriptor>>? ResolveSubjectDigest { get; init; }
@@ -50,6 +54,12 @@ public sealed record PublishedArtifact
     public IReadOnlyList<Descriptor> Layers { get; init; } = [];
 
     public Digest? Subject { get; init; }
+
+    /// <summary>
+    /// The referrers tag schema index updated for the subject (<c>sha256-…</c>), on a registry without
+    /// the referrers API; null when the registry lists referrers itself, or there is no subject.
+    /// </summary>
+    public string? ReferrersTag { get; init; }
 
     public int BlobsPushed { get; init; }
 
@@ -122,7 +132,10 @@ public static class ArtifactPublisher
     /// <summary>Stages every item and builds the manifests; reads sources, writes nothing but staging files.</summary>
     public static async Task<ArtifactPlan> PlanAsync(PackFile pack, ArtifactPackOptions options, CancellationToken cancellationToken)
     {
-        var staging = new ArtifactStaging(options.StagingDirectory, options.Http, options.Progress);
+        var s3 = pack.Items.Select(i => i.From).Append(pack.Config?.From).Any(s => s?.Kind == PackSourceKind.S3)
+            ? S3Settings.FromEnvironment(options.Environment)
+            : null;
+        var staging = new ArtifactStaging(options.StagingDirectory, options.Http, options.Progress, s3);
         try
         {
             var config = pack.Config is null
@@ -187,18 +200,10 @@ public static class ArtifactPublisher
 
     /// <summary>
     /// Pushes a plan: blobs first (skipped when present, mounted when possible, bounded parallelism),
-    /// then child manifests, then the root under <paramref name="tag"/>, then commits.
+    /// then child manifests by digest, then the root as the destination's location names it (its tag,
+    /// or untagged), then commits.
     /// </summary>
-    /// <summary>
-    /// A layout takes the tag given to the publisher; other destinations name the top-level manifest
-    /// as their location says. (An empty tag: the top level, without a name of its own.)
-    /// </summary>
-    private static Task PushManifestAsync(IImageDestination destination, ManifestContent manifest, string? tag, CancellationToken cancellationToken) =>
-        destination is LayoutDestination layout
-            ? layout.PushManifestAsync(manifest, string.IsNullOrEmpty(tag) ? null : tag, cancellationToken)
-            : destination.PushManifestAsync(manifest, tag is not null, cancellationToken);
-
-    public static async Task<PublishedArtifact> PushAsync(ArtifactPlan plan, IImageDestination destination, string? tag, IProgress<OciProgress>? progress, CancellationToken cancellationToken)
+    public static async Task<PublishedArtifact> PushAsync(ArtifactPlan plan, IImageDestination destination, IProgress<OciProgress>? progress, CancellationToken cancellationToken)
     {
         int pushed = 0, skipped = 0, mounted = 0;
         var blobs = plan.Blobs;
@@ -237,10 +242,20 @@ public static class ArtifactPublisher
 
         foreach (var child in plan.Children)
         {
-            await PushManifestAsync(destination, child.Content, null, cancellationToken).ConfigureAwait(false);
+            await destination.PushManifestAsync(child.Content, topLevel: false, cancellationToken).ConfigureAwait(false);
         }
 
-        await PushManifestAsync(destination, plan.Root.Content, tag ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        // Without a tag (or a pinned digest) the root is stored by digest only: a registry keeps it
+        // untagged, a layout lists it untagged at commit.
+        var tag = ArtifactDestinations.TagOf(destination.Location);
+        var named = tag is not null || destination.Location.Reference?.Digest is not null;
+        await destination.PushManifestAsync(plan.Root.Content, named, cancellationToken).ConfigureAwait(false);
+        string? referrersTag = null;
+        if (plan.Subject is { } subject && destination is RegistryDestination registry)
+        {
+            referrersTag = await ArtifactReferrers.AttachAsync(registry.Client, subject.Digest, plan.Root.Content, cancellationToken).ConfigureAwait(false);
+        }
+
         await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
         progress?.Report(new OciProgress(parentKey, null, "Publishing " + plan.Pack.Path, "done", blobs.Count, blobs.Count, IsBytes: false, Completed: true));
 
@@ -256,6 +271,7 @@ public static class ArtifactPublisher
             ManifestCount = plan.Children.Count + 1,
             Layers = root.Kind == ManifestKind.Manifest ? root.Manifest.Layers : plan.Children.Where(c => c.Content.Kind == ManifestKind.Manifest).SelectMany(c => c.Content.Manifest.Layers).ToList(),
             Subject = plan.Subject?.Digest,
+            ReferrersTag = referrersTag,
             BlobsPushed = pushed,
             BlobsSkipped = skipped,
             BlobsMounted = mounted,
@@ -307,13 +323,8 @@ public static class ArtifactPublisher
                 }
 
                 return blob;
-            case PackSourceKind.Http:
+            case PackSourceKind.Http or PackSourceKind.S3:
                 return await staging.DownloadAsync(item, mediaType, annotations, cancellationToken).ConfigureAwait(false);
-            case PackSourceKind.S3:
-                throw new UnsupportedContentException(
-                    "ArtifactSourceUnsupported",
-                    $"'{source.Text}' (the item at {source.Position}) is an S3 source; this version of OciPS does not read S3. Download the object first (aws s3 cp) and pack it with file://, or serve it over https://.",
-                    source.Text);
             default:
                 throw new UnsupportedContentException("ArtifactSourceUnsupported", $"'{source.Text}' (at {source.Position}) cannot be packed as one blob.", source.Text);
         }

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using OciPS.Core.Content;
 using OciPS.Core.Layers.Tar;
 using OciPS.Core.Model;
 
@@ -21,10 +22,12 @@ public sealed class ArtifactStaging : IAsyncDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly IProgress<OciProgress>? _progress;
+    private readonly S3Settings? _s3;
     private int _next;
 
-    public ArtifactStaging(string? parentDirectory, HttpClient? http, IProgress<OciProgress>? progress)
+    public ArtifactStaging(string? parentDirectory, HttpClient? http, IProgress<OciProgress>? progress, S3Settings? s3 = null)
     {
+        _s3 = s3;
         Directory = System.IO.Path.Combine(parentDirectory ?? System.IO.Path.GetTempPath(), "ocips-pack-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(Directory);
         _ownsHttp = http is null;
@@ -35,13 +38,16 @@ public sealed class ArtifactStaging : IAsyncDisposable
     /// <summary>Where staging files are written.</summary>
     public string Directory { get; }
 
-    /// <summary>A file as one blob, hashed where it is.</summary>
+    /// <summary>
+    /// A file as one blob, hashed where it is, once: pushing it opens a <see cref="HashedFileStream"/>,
+    /// which destinations do not hash again.
+    /// </summary>
     public static async Task<ArtifactBlob> FileAsync(string path, string mediaType, IReadOnlyDictionary<string, string> annotations, CancellationToken cancellationToken)
     {
-        var (digest, size) = await HashFileAsync(path, cancellationToken).ConfigureAwait(false);
+        var (digest, size, lastWrite) = await HashedFileStream.HashAsync(path, cancellationToken).ConfigureAwait(false);
         return new ArtifactBlob(
             new Descriptor { MediaType = mediaType, Digest = digest, Size = size, Annotations = Sorted(annotations) },
-            _ => Task.FromResult<Stream>(OpenRead(path)))
+            _ => Task.FromResult<Stream>(HashedFileStream.Open(path, digest, size, lastWrite)))
         { Origin = path };
     }
 
@@ -53,10 +59,12 @@ public sealed class ArtifactStaging : IAsyncDisposable
     {
         var staged = NextPath("dir");
         using var tarHasher = Digest.CreateHasher(Digest.Sha256);
+        using var blobHasher = Digest.CreateHasher(Digest.Sha256);
         var file = new FileStream(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous);
         await using (file.ConfigureAwait(false))
         {
-            var gzip = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true);
+            // Both digests as the bytes pass: the tar's (for ORAS) and the compressed blob's.
+            var gzip = new GZipStream(new HashingWriteStream(file, blobHasher), CompressionLevel.Optimal, leaveOpen: true);
             await using (gzip.ConfigureAwait(false))
             {
                 var hashing = new HashingWriteStream(gzip, tarHasher);
@@ -74,22 +82,29 @@ public sealed class ArtifactStaging : IAsyncDisposable
             [OrasAnnotations.Unpack] = "true",
             [OrasAnnotations.ContentDigest] = Digest.FromHash(Digest.Sha256, tarHasher.GetHashAndReset()).ToString(),
         };
-        var (digest, size) = await HashFileAsync(staged, cancellationToken).ConfigureAwait(false);
+        var digest = Digest.FromHash(Digest.Sha256, blobHasher.GetHashAndReset());
+        var written = new FileInfo(staged);
+        var (size, lastWrite) = (written.Length, written.LastWriteTimeUtc);
         return new ArtifactBlob(
             new Descriptor { MediaType = mediaType, Digest = digest, Size = size, Annotations = Sorted(all) },
-            _ => Task.FromResult<Stream>(OpenRead(staged)))
+            _ => Task.FromResult<Stream>(HashedFileStream.Open(staged, digest, size, lastWrite)))
         { Origin = path };
     }
 
-    /// <summary>Downloads a URL into a staging file, hashing on the way; a pinned digest must match.</summary>
+    /// <summary>
+    /// Downloads a URL, or an S3 object through the S3 HTTP API (a SigV4-signed GET), into a staging
+    /// file, hashing on the way; a pinned digest must match.
+    /// </summary>
     public async Task<ArtifactBlob> DownloadAsync(PackItem item, string mediaType, IReadOnlyDictionary<string, string> annotations, CancellationToken cancellationToken)
     {
         var url = item.From.Location;
-        var staged = NextPath("http");
+        var s3 = item.From.Kind == PackSourceKind.S3;
+        var staged = NextPath(s3 ? "s3" : "http");
         HttpResponseMessage response;
         try
         {
-            response = await _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using var request = s3 ? S3Request(item) : new HttpRequestMessage(HttpMethod.Get, url);
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
@@ -103,7 +118,7 @@ public sealed class ArtifactStaging : IAsyncDisposable
                 throw new OciException(
                     "ArtifactDownloadFailed",
                     response.StatusCode == System.Net.HttpStatusCode.NotFound ? OciErrorKind.NotFound : OciErrorKind.Connection,
-                    $"Downloading '{url}' (the item at {item.Position}) failed: HTTP {(int)response.StatusCode} {response.ReasonPhrase}.",
+                    $"Downloading '{url}' (the item at {item.Position}) failed: {await S3Errors.DescribeAsync(response, cancellationToken).ConfigureAwait(false)}.",
                     url);
             }
 
@@ -142,11 +157,24 @@ public sealed class ArtifactStaging : IAsyncDisposable
                 throw new CorruptContentException("ArtifactDownloadIncomplete", $"The download of '{url}' ended after {size} of {expected} bytes.", url);
             }
 
+            var lastWrite = File.GetLastWriteTimeUtc(staged);
             return new ArtifactBlob(
                 new Descriptor { MediaType = mediaType, Digest = digest, Size = size, Annotations = Sorted(annotations) },
-                _ => Task.FromResult<Stream>(OpenRead(staged)))
+                _ => Task.FromResult<Stream>(HashedFileStream.Open(staged, digest, size, lastWrite)))
             { Origin = url };
         }
+    }
+
+    private HttpRequestMessage S3Request(PackItem item)
+    {
+        // The pack file reader refuses s3:// items without credentials; this is for callers that skip it.
+        var settings = _s3 ?? throw new OciException(
+            "S3CredentialsMissing",
+            OciErrorKind.InvalidArgument,
+            $"'{item.From.Text}' (the item at {item.Position}) needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+            item.From.Text);
+        var (bucket, key) = S3Location.Parse(item.From.Location);
+        return settings.GetObjectRequest(bucket, key, DateTimeOffset.UtcNow);
     }
 
     public async ValueTask DisposeAsync()
@@ -220,15 +248,6 @@ public sealed class ArtifactStaging : IAsyncDisposable
 
     private static FileStream OpenRead(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-
-    private static async Task<(Digest Digest, long Size)> HashFileAsync(string path, CancellationToken cancellationToken)
-    {
-        var stream = OpenRead(path);
-        await using (stream.ConfigureAwait(false))
-        {
-            return (await Digest.ComputeAsync(stream, Digest.Sha256, cancellationToken).ConfigureAwait(false), stream.Length);
-        }
-    }
 
     private string NextPath(string kind) =>
         System.IO.Path.Combine(Directory, kind + "-" + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -369,6 +369,11 @@ public static partial class PackFileReader
                         return null;
                     }
 
+                    if (!HasS3Credentials(node))
+                    {
+                        return null;
+                    }
+
                     return new PackSource(text, PackSourceKind.S3, text, null, position);
                 case "oci" or "docker" or "cr" when slashes:
                     var reference = rest[2..];
@@ -462,73 +467,45 @@ public static partial class PackFileReader
             return new PackSource(text, PackSourceKind.Http, url, pin, position);
         }
 
-        private Platform? ReadPlatform(YamlNode node)
+        private Platform? ReadPlatform(YamlNode node) =>
+            Checked<Platform>(node, "platform", "PlatformInvalid", text =>
+                TryParsePlatform(text, out var platform, out var reason) ? (platform, null) : (null, $"'{text}' is not a valid platform: {reason}"));
+
+        private string? ReadTitle(YamlNode node) =>
+            Checked<string>(node, "title", "TitleInvalid", title =>
+            {
+                var parts = title.Replace('\\', '/').Split('/');
+                return title.Length == 0 || title.StartsWith('/') || parts.Any(p => p is ".." or "") || title.Contains('\0', StringComparison.Ordinal)
+                    ? (null, $"the title '{title}' must be a relative file name without '..' or empty parts")
+                    : (title, null);
+            });
+
+        private Digest? ReadDigest(YamlNode node) =>
+            Checked<Digest>(node, "digest", "DigestInvalid", text =>
+                Digest.TryParse(text.Contains(':', StringComparison.Ordinal) ? text : "sha256:" + text, out var digest, out var reason)
+                    ? (digest, null)
+                    : (null, $"'{text}' is not a valid digest: {reason}"));
+
+        private string? MediaType(YamlNode node, string field) =>
+            Checked<string>(node, field, "MediaTypeInvalid", text =>
+                IsValidMediaType(text) ? (text, null) : (null, $"'{text}' is not a valid media type (RFC 6838: type/subtype, e.g. application/vnd.example.data)"));
+
+        /// <summary>A scalar field checked by <paramref name="check"/>, which gives the value or what is wrong with it (reported at the node).</summary>
+        private T? Checked<T>(YamlNode node, string field, string code, Func<string, (T? Value, string? Problem)> check)
+            where T : class
         {
-            var text = Scalar(node, "platform");
-            if (text is null)
+            if (Scalar(node, field) is not { } text)
             {
                 return null;
             }
 
-            if (!TryParsePlatform(text, out var platform, out var reason))
+            var (value, problem) = check(text);
+            if (problem is not null)
             {
-                Error("PlatformInvalid", $"'{text}' is not a valid platform: {reason}", node);
-                return null;
+                Error(code, problem, node);
             }
 
-            return platform;
-        }
-
-        private string? ReadTitle(YamlNode node)
-        {
-            var title = Scalar(node, "title");
-            if (title is null)
-            {
-                return null;
-            }
-
-            var parts = title.Replace('\\', '/').Split('/');
-            if (title.Length == 0 || title.StartsWith('/') || parts.Any(p => p is ".." or "") || title.Contains('\0', StringComparison.Ordinal))
-            {
-                Error("TitleInvalid", $"the title '{title}' must be a relative file name without '..' or empty parts", node);
-                return null;
-            }
-
-            return title;
-        }
-
-        private Digest? ReadDigest(YamlNode node)
-        {
-            var text = Scalar(node, "digest");
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (!Digest.TryParse(text.Contains(':', StringComparison.Ordinal) ? text : "sha256:" + text, out var digest, out var reason))
-            {
-                Error("DigestInvalid", $"'{text}' is not a valid digest: {reason}", node);
-                return null;
-            }
-
-            return digest;
-        }
-
-        private string? MediaType(YamlNode node, string field)
-        {
-            var text = Scalar(node, field);
-            if (text is null)
-            {
-                return null;
-            }
-
-            if (!IsValidMediaType(text))
-            {
-                Error("MediaTypeInvalid", $"'{text}' is not a valid media type (RFC 6838: type/subtype, e.g. application/vnd.example.data)", node);
-                return null;
-            }
-
-            return text;
+            return value;
         }
 
         private void ReadAnnotations(YamlNode node, Dictionary<string, string> annotations)
@@ -659,6 +636,26 @@ public static partial class PackFileReader
 
         private static bool IsNull(YamlNode node) =>
             node is YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "" or "~" or "null" };
+
+        /// <summary>S3 objects are read with the AWS CLI's environment variables; without them nothing is uploaded.</summary>
+        private bool HasS3Credentials(YamlNode node)
+        {
+            try
+            {
+                if (S3Settings.FromEnvironment(options.Environment) is not null)
+                {
+                    return true;
+                }
+
+                Error("S3CredentialsMissing", "s3:// sources need AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN for temporary ones, AWS_REGION, and AWS_ENDPOINT_URL for an S3-compatible server)", node);
+            }
+            catch (OciException ex)
+            {
+                Error(ex.ErrorId, ex.Message, node);
+            }
+
+            return false;
+        }
 
         private void Error(string code, string message, YamlNode node) => Errors.Add(new PackFileError(code, message, At(node)));
     }

@@ -356,60 +356,14 @@ public sealed partial class RegistryProxyServer : IAsyncDisposable
         }
 
         var filter = request.QueryString["artifactType"];
-        var referrers = new List<Descriptor>();
-        foreach (var content in await ManifestsAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var (subjectOf, artifactType, annotations) = content.Kind == ManifestKind.Manifest
-                ? (content.Manifest.Subject, content.Manifest.ArtifactType ?? content.Manifest.Config.MediaType, content.Manifest.Annotations)
-                : (content.Index.Subject, content.Index.ArtifactType, content.Index.Annotations);
-            if (subjectOf?.Digest == subject && (filter is null || filter == artifactType))
-            {
-                referrers.Add(content.ToDescriptor(annotations: annotations) with { ArtifactType = artifactType });
-            }
-        }
-
+        var referrers = await ArtifactReferrers.InLayoutAsync(LayoutPath, subject, filter, Log, cancellationToken).ConfigureAwait(false);
         if (filter is not null)
         {
             response.Headers["OCI-Filters-Applied"] = "artifactType";
         }
 
-        var index = new ImageIndex { SchemaVersion = 2, MediaType = MediaTypes.OciIndex, Manifests = referrers.OrderBy(r => r.Digest.ToString(), StringComparer.Ordinal).ToList() };
+        var index = new ImageIndex { SchemaVersion = 2, MediaType = MediaTypes.OciIndex, Manifests = referrers };
         await JsonAsync(response, OciJson.Serialize(index, OciJson.Compact.ImageIndex), MediaTypes.OciIndex, head).ConfigureAwait(false);
-    }
-
-    private async Task<List<ManifestContent>> ManifestsAsync(CancellationToken cancellationToken)
-    {
-        var found = new List<ManifestContent>();
-        var seen = new HashSet<Digest>();
-        var pending = new Queue<Descriptor>(ReadIndex().Manifests);
-        while (pending.Count > 0)
-        {
-            var descriptor = pending.Dequeue();
-            var path = BlobPath(descriptor.Digest);
-            if (!seen.Add(descriptor.Digest) || !File.Exists(path) || new FileInfo(path).Length > MaxManifestSize)
-            {
-                continue;
-            }
-
-            try
-            {
-                var content = ManifestContent.FromBytes(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), NullIfEmpty(descriptor.MediaType), descriptor.Digest, descriptor.Digest.ToString());
-                found.Add(content);
-                if (content.Kind == ManifestKind.Index)
-                {
-                    foreach (var child in content.Index.Manifests)
-                    {
-                        pending.Enqueue(child);
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is OciException or FormatException)
-            {
-                Log?.Invoke($"Skipping {descriptor.Digest} while listing referrers: {ex.Message}");
-            }
-        }
-
-        return found;
     }
 
     private ImageIndex ReadIndex()
@@ -420,7 +374,6 @@ public sealed partial class RegistryProxyServer : IAsyncDisposable
 
     private string BlobPath(Digest digest) => Path.Combine(LayoutPath, "blobs", digest.Algorithm, digest.Encoded);
 
-    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
     private static bool TryParseRange(string header, long length, out long start, out long end)
     {

@@ -40,10 +40,16 @@ public static class ImageDestinations
 /// <summary>
 /// Writes into an OCI image layout directory (<c>oci:</c>), or into a temporary layout that becomes
 /// an <c>oci-archive:</c> tar at commit. Blobs already in the layout are not written again.
+/// Manifests pushed by digest that no pushed index lists (an artifact attached to an image through
+/// its <c>subject</c>) are listed in index.json untagged at commit, so the layout keeps them reachable;
+/// index.json entries carry the manifest's <c>artifactType</c>.
 /// </summary>
 public sealed class OciLayoutDestination : IImageDestination
 {
     private readonly OciLayoutWriter _writer;
+    private readonly List<ManifestContent> _byDigest = [];
+    private readonly HashSet<Digest> _listed = [];
+    private readonly object _sync = new();
     private readonly string? _defaultTag;
     private readonly string? _archive;
     private readonly bool _force;
@@ -76,6 +82,14 @@ public sealed class OciLayoutDestination : IImageDestination
 
     public async Task PushBlobAsync(Descriptor descriptor, Stream content, IProgress<long>? progress, CancellationToken cancellationToken)
     {
+        if (content is HashedFileStream hashed && hashed.Digest == descriptor.Digest && hashed.HashedLength == descriptor.Size)
+        {
+            // Hashed once already: a kernel-side copy, checked unchanged before it is moved into place.
+            _writer.CopyVerifiedBlobFile(hashed.Path, descriptor.Digest, hashed.EnsureUnchanged);
+            progress?.Report(descriptor.Size);
+            return;
+        }
+
         var counted = new CountingStream(content, progress);
         await _writer.WriteBlobAsync(counted, descriptor.MediaType, descriptor.Digest, descriptor.Size, cancellationToken).ConfigureAwait(false);
     }
@@ -88,14 +102,43 @@ public sealed class OciLayoutDestination : IImageDestination
     public async Task PushManifestAsync(ManifestContent manifest, bool topLevel, CancellationToken cancellationToken)
     {
         await _writer.WriteBlobAsync(manifest.Bytes, manifest.MediaType, cancellationToken).ConfigureAwait(false);
+        lock (_sync)
+        {
+            if (manifest.Kind == ManifestKind.Index)
+            {
+                _listed.UnionWith(manifest.Index.Manifests.Select(m => m.Digest));
+            }
+
+            if (topLevel)
+            {
+                _listed.Add(manifest.Digest);
+            }
+            else
+            {
+                _byDigest.Add(manifest);
+            }
+        }
+
         if (topLevel)
         {
-            await _writer.AddToIndexAsync(manifest.ToDescriptor(), _defaultTag, cancellationToken).ConfigureAwait(false);
+            await _writer.AddToIndexAsync(EntryOf(manifest), _defaultTag, cancellationToken).ConfigureAwait(false);
         }
     }
 
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
+        List<ManifestContent> unlisted;
+        lock (_sync)
+        {
+            unlisted = _byDigest.Where(m => !_listed.Contains(m.Digest)).DistinctBy(m => m.Digest).ToList();
+            _byDigest.Clear();
+        }
+
+        foreach (var manifest in unlisted)
+        {
+            await _writer.AddToIndexAsync(EntryOf(manifest), null, cancellationToken).ConfigureAwait(false);
+        }
+
         if (_archive is not null)
         {
             var temporary = _writer.Root[..^".layout".Length];
@@ -105,6 +148,11 @@ public sealed class OciLayoutDestination : IImageDestination
 
         _committed = true;
     }
+
+    private static Descriptor EntryOf(ManifestContent manifest) => manifest.ToDescriptor() with
+    {
+        ArtifactType = manifest.Kind == ManifestKind.Manifest ? manifest.Manifest.ArtifactType : manifest.Index.ArtifactType,
+    };
 
     public ValueTask DisposeAsync()
     {

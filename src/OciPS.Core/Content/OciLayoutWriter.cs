@@ -123,9 +123,10 @@ public sealed class OciLayoutWriter
 
     /// <summary>
     /// Adds a blob from a file already verified to hold it (a cache entry): a kernel-side copy, no
-    /// hashing. Nothing happens when the layout has the blob.
+    /// hashing. Nothing happens when the layout has the blob. <paramref name="beforeMove"/> runs between
+    /// the copy and the move into place (it throws to leave nothing behind).
     /// </summary>
-    public void CopyVerifiedBlobFile(string path, Digest digest)
+    public void CopyVerifiedBlobFile(string path, Digest digest, Action? beforeMove = null)
     {
         var target = BlobPath(digest);
         if (File.Exists(target))
@@ -138,6 +139,7 @@ public sealed class OciLayoutWriter
         try
         {
             File.Copy(path, temporary);
+            beforeMove?.Invoke();
             MoveIntoPlace(temporary, target);
         }
         finally

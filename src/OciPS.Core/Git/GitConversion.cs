@@ -7,6 +7,9 @@ public sealed record GitConversionOptions
 {
     /// <summary>The branch to write; by default a name made from the image's reference.</summary>
     public string? Branch { get; init; }
+
+    /// <summary>Whether to check the branch out into the repository's work tree afterwards (HEAD then names it).</summary>
+    public bool Checkout { get; init; }
 }
 
 /// <summary>What a conversion did.</summary>

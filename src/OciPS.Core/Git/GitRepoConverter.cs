@@ -115,6 +115,10 @@ public static class GitRepoConverter
         }
 
         Advance(repository, refName, parent, image);
+        if (options.Checkout)
+        {
+            GitCheckout.Run(repository, branch, progress, parentKey, cancellationToken);
+        }
 
         progress?.Report(new OciProgress(parentKey, null, activity, "done", steps.Count, steps.Count, false, true));
         var changed = oldTip != parent;

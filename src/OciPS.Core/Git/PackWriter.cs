@@ -26,7 +26,12 @@ internal sealed class PackWriter : IDisposable
     private readonly CrcStream _output;
     private readonly List<PackEntry> _entries = [];
     private readonly HashSet<ObjectId> _written;
-    private readonly byte[] _buffer = new byte[1 << 16];
+    private const int StoredBlock = 65535;
+
+    /// <summary>Contents at least this large are tried for compressibility on their first bytes.</summary>
+    private const int SampledSize = 1 << 16;
+    private readonly byte[] _buffer = new byte[1 << 18];
+    private readonly MemoryStream _sample = new();
 
     /// <param name="objectsDirectory">The repository's <c>objects</c> directory.</param>
     /// <param name="stored">Whether the repository already has an object (null for a new, empty repository).</param>
@@ -85,6 +90,7 @@ internal sealed class PackWriter : IDisposable
     public void Dispose()
     {
         _file.Dispose();
+        _sample.Dispose();
         if (File.Exists(_temporary))
         {
             File.Delete(_temporary);
@@ -114,19 +120,15 @@ internal sealed class PackWriter : IDisposable
         }
         else
         {
-            using var deflate = new ZLibStream(_output, CompressionLevel.Fastest, leaveOpen: true);
-            var remaining = size;
-            while (remaining > 0)
+            var head = ReadFully(content, _buffer, (int)Math.Min(_buffer.Length, size));
+            hash.AppendData(_buffer, 0, head);
+            if (size >= SampledSize && Incompressible(_buffer.AsSpan(0, head)))
             {
-                var read = content.Read(_buffer, 0, (int)Math.Min(_buffer.Length, remaining));
-                if (read == 0)
-                {
-                    throw new EndOfStreamException($"The content ended {remaining} bytes early.");
-                }
-
-                hash.AppendData(_buffer, 0, read);
-                deflate.Write(_buffer, 0, read);
-                remaining -= read;
+                WriteStored(content, size, head, hash);
+            }
+            else
+            {
+                WriteDeflated(content, size, head, hash);
             }
         }
 
@@ -141,6 +143,107 @@ internal sealed class PackWriter : IDisposable
 
         _entries.Add(new PackEntry(id, start, _output.Crc));
         return id;
+    }
+
+    /// <summary>Compresses the content with zlib's strongest level (git reuses these bytes as they are when it repacks).</summary>
+    private void WriteDeflated(Stream content, long size, int head, IncrementalHash hash)
+    {
+        using var deflate = new ZLibStream(_output, CompressionLevel.SmallestSize, leaveOpen: true);
+        deflate.Write(_buffer, 0, head);
+        var remaining = size - head;
+        while (remaining > 0)
+        {
+            var read = ReadFully(content, _buffer, (int)Math.Min(_buffer.Length, remaining));
+            hash.AppendData(_buffer, 0, read);
+            deflate.Write(_buffer, 0, read);
+            remaining -= read;
+        }
+    }
+
+    /// <summary>
+    /// Stores the content in zlib's uncompressed blocks: content that does not compress (compressed
+    /// archives, media, random data) costs no compressor time, and is no larger than a compressor
+    /// would make it (git's own zlib stores such data the same way).
+    /// </summary>
+    private void WriteStored(Stream content, long size, int head, IncrementalHash hash)
+    {
+        _output.Write([0x78, 0x01]);
+        uint a = 1, b = 0;
+        var remaining = size - head;
+        var length = head;
+        while (true)
+        {
+            Adler32(_buffer.AsSpan(0, length), ref a, ref b);
+            for (var offset = 0; offset < length; offset += StoredBlock)
+            {
+                var block = Math.Min(StoredBlock, length - offset);
+                var last = remaining == 0 && offset + block == length;
+                Span<byte> header = [last ? (byte)1 : (byte)0, (byte)block, (byte)(block >> 8), (byte)~block, (byte)(~block >> 8)];
+                _output.Write(header);
+                _output.Write(_buffer, offset, block);
+            }
+
+            if (remaining == 0)
+            {
+                break;
+            }
+
+            length = ReadFully(content, _buffer, (int)Math.Min(_buffer.Length, remaining));
+            hash.AppendData(_buffer, 0, length);
+            remaining -= length;
+        }
+
+        Span<byte> checksum = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(checksum, (b << 16) | a);
+        _output.Write(checksum);
+    }
+
+    /// <summary>Whether a sample of the content gains (almost) nothing from compression.</summary>
+    private bool Incompressible(ReadOnlySpan<byte> sample)
+    {
+        _sample.SetLength(0);
+        using (var deflate = new ZLibStream(_sample, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(sample[..Math.Min(sample.Length, SampledSize)]);
+        }
+
+        return _sample.Length >= Math.Min(sample.Length, SampledSize) * 49L / 50;
+    }
+
+    private static void Adler32(ReadOnlySpan<byte> data, ref uint a, ref uint b)
+    {
+        const uint Modulus = 65521;
+        while (data.Length > 0)
+        {
+            // 5552 bytes is the most that can be summed before b could overflow 32 bits.
+            var chunk = data[..Math.Min(data.Length, 5552)];
+            foreach (var value in chunk)
+            {
+                a += value;
+                b += a;
+            }
+
+            a %= Modulus;
+            b %= Modulus;
+            data = data[chunk.Length..];
+        }
+    }
+
+    private static int ReadFully(Stream content, byte[] buffer, int count)
+    {
+        var total = 0;
+        while (total < count)
+        {
+            var read = content.Read(buffer, total, count - total);
+            if (read == 0)
+            {
+                throw new EndOfStreamException($"The content ended {count - total} bytes early.");
+            }
+
+            total += read;
+        }
+
+        return total;
     }
 
     private void WriteHeader(int type, long size)

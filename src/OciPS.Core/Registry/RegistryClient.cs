@@ -209,8 +209,11 @@ public sealed class RegistryClient
     /// </summary>
     public async Task PushBlobAsync(Descriptor descriptor, Stream content, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        // Sources hand out verifying streams already; hashing the same bytes twice costs a core on big pushes.
-        var verified = content as VerifyingStream ?? new VerifyingStream(content, descriptor, $"The content pushed as {descriptor.Digest} to {Repository.Name}", leaveOpen: true);
+        // Sources hand out verifying streams already, and a file hashed for its digest is checked by the
+        // registry on the final PUT: hashing the same bytes twice costs a core on big pushes.
+        var verified = content is VerifyingStream or HashedFileStream
+            ? content
+            : new VerifyingStream(content, descriptor, $"The content pushed as {descriptor.Digest} to {Repository.Name}", leaveOpen: true);
         await using var _ = (verified == content ? Stream.Null : verified).ConfigureAwait(false);
         var location = await StartUploadAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -228,7 +231,7 @@ public sealed class RegistryClient
             if (Options.ChunkSize <= 0)
             {
                 location = await PatchStreamAsync(location, verified, descriptor.Size, progress, cancellationToken).ConfigureAwait(false);
-                if (!verified.IsVerified)
+                if (verified is not VerifyingStream { IsVerified: true })
                 {
                     await EnsureEndAsync(verified, cancellationToken).ConfigureAwait(false);
                 }
@@ -294,6 +297,31 @@ public sealed class RegistryClient
         {
             throw new DigestMismatchException($"The manifest stored as {Repository.Repository}:{reference} on {Registry}", manifest.Digest, stored);
         }
+    }
+
+    /// <summary>
+    /// The referrers API (distribution spec 1.1): an index of the manifests whose <c>subject</c> is
+    /// <paramref name="subject"/>, or null when the registry has no such API (it answers 404, which a
+    /// registry that has it never does), so the caller uses the referrers tag schema instead.
+    /// </summary>
+    public async Task<ImageIndex?> GetReferrersAsync(Digest subject, string? artifactType, CancellationToken cancellationToken)
+    {
+        var target = RepositoryPath + "/referrers/" + subject + (artifactType is null ? string.Empty : "?artifactType=" + Uri.EscapeDataString(artifactType));
+        using var response = await SendAsync(new RegistryRequest
+        {
+            Method = HttpMethod.Get,
+            Target = target,
+            Accept = [MediaTypes.OciIndex],
+            Scopes = [PullScope],
+        }, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await EnsureSuccessAsync(response, subject.ToString(), cancellationToken).ConfigureAwait(false);
+        var bytes = await ReadLimitedAsync(response, ImageSourceExtensions.MaxDocumentSize, cancellationToken).ConfigureAwait(false);
+        return OciJson.Deserialize(bytes, OciJsonContext.Default.ImageIndex, $"The referrers of {subject} in {Repository.Name}");
     }
 
     /// <summary>The repository's tags, page by page as the registry's <c>Link</c> headers lead.</summary>

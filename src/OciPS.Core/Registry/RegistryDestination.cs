@@ -24,6 +24,9 @@ public sealed class RegistryDestination : IImageDestination
 
     public ImageReference Reference { get; }
 
+    /// <summary>The distribution client of the repository written.</summary>
+    public RegistryClient Client => _client;
+
     public string Name => Reference.ToString();
 
     public DestinationCapabilities Capabilities { get; } = new() { IsRegistry = true };

@@ -58,6 +58,10 @@ public sealed class ConvertToOciGitRepoCommand : RegistryCmdlet
     [ValidateNotNullOrEmpty]
     public string? Branch { get; set; }
 
+    /// <summary>Check the image's branch out into the repository's work tree afterwards.</summary>
+    [Parameter]
+    public SwitchParameter Checkout { get; set; }
+
     /// <summary>oci2git's engines: where a bare name or path is read from.</summary>
     [Parameter]
     public OciGitEngine Engine { get; set; }
@@ -79,20 +83,20 @@ public sealed class ConvertToOciGitRepoCommand : RegistryCmdlet
         }
 
         var name = InputObject?.Reference ?? location;
-        if (!ShouldProcess(_repository, $"Convert the history of {name} into git commits{(Branch is null ? string.Empty : " on branch " + Branch)}"))
+        if (!ShouldProcess(_repository, $"Convert the history of {name} into git commits{(Branch is null ? string.Empty : " on branch " + Branch)}{(Checkout ? " and check it out" : string.Empty)}"))
         {
             return;
         }
 
         var progress = new ProgressReporter(Progress);
         var repository = _repository;
-        var branch = Branch;
+        var conversion = new GitConversionOptions { Branch = Branch, Checkout = Checkout };
         RunAsync(async cancellationToken =>
         {
             try
             {
                 var image = await resolve(cancellationToken).ConfigureAwait(false);
-                var result = await GitRepoConverter.ConvertAsync(image, repository, new GitConversionOptions { Branch = branch }, progress, Verbose, Warning, cancellationToken).ConfigureAwait(false);
+                var result = await GitRepoConverter.ConvertAsync(image, repository, conversion, progress, Verbose, Warning, cancellationToken).ConfigureAwait(false);
                 await EmitAsync(result).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsPerInput(ex))

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
+using OciPS.Core.Artifacts;
 using OciPS.Core.Content;
 using OciPS.Core.Model;
 using OciPS.Core.References;
@@ -9,8 +10,9 @@ using OciPS.Infrastructure;
 namespace OciPS.Commands;
 
 /// <summary>Resolves image locations to their manifest: an image (OciImage) or an index (OciIndex).</summary>
-[Cmdlet(VerbsCommon.Get, "OciManifest")]
-[OutputType(typeof(OciImage), typeof(OciIndex), typeof(string))]
+[Cmdlet(VerbsCommon.Get, "OciManifest", DefaultParameterSetName = "Manifest")]
+[OutputType(typeof(OciImage), typeof(OciIndex), typeof(string), ParameterSetName = ["Manifest"])]
+[OutputType(typeof(OciReferrer), ParameterSetName = ["Referrers"])]
 public sealed class GetOciManifestCommand : RegistryCmdlet
 {
     /// <summary>Image locations: registry references, oci:, oci-archive:, docker-archive: or bare paths.</summary>
@@ -21,13 +23,25 @@ public sealed class GetOciManifestCommand : RegistryCmdlet
     public string[] Image { get; set; } = [];
 
     /// <summary>Resolves an index to the image for this platform (os/arch[/variant]).</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = "Manifest")]
     [ArgumentCompleter(typeof(PlatformCompleter))]
     public string? Platform { get; set; }
 
     /// <summary>Outputs the manifest's JSON exactly as stored instead of an object.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = "Manifest")]
     public SwitchParameter Raw { get; set; }
+
+    /// <summary>
+    /// Lists the artifacts attached to the manifest (those whose subject it is): the registry's referrers
+    /// API, or the referrers tag schema on registries without it; the manifests of a layout.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = "Referrers")]
+    public SwitchParameter Referrers { get; set; }
+
+    /// <summary>Only referrers of this artifact type.</summary>
+    [Parameter(ParameterSetName = "Referrers")]
+    [ValidateNotNullOrEmpty]
+    public string? ArtifactType { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -62,6 +76,16 @@ public sealed class GetOciManifestCommand : RegistryCmdlet
             {
                 try
                 {
+                    if (Referrers)
+                    {
+                        foreach (var referrer in await ArtifactReferrers.ListAsync(location, options, ArtifactType, cancellationToken).ConfigureAwait(false))
+                        {
+                            await EmitAsync(referrer).ConfigureAwait(false);
+                        }
+
+                        continue;
+                    }
+
                     var source = ImageSources.Open(location, options);
                     var manifest = await ImageLoader.LoadAsync(source, platform, cancellationToken).ConfigureAwait(false);
                     await EmitAsync(Raw ? manifest.RawJson : manifest).ConfigureAwait(false);

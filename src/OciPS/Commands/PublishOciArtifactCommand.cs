@@ -59,6 +59,7 @@ public sealed class PublishOciArtifactCommand : RegistryCmdlet
         }
 
         var overrides = Overrides();
+        var registryOptions = RegistryOptionsFor(Credential);
         var readOptions = new PackFileReadOptions { AnnotationOverrides = overrides };
         var progress = new ProgressReporter(Progress);
         var options = new ArtifactPackOptions
@@ -66,9 +67,9 @@ public sealed class PublishOciArtifactCommand : RegistryCmdlet
             Expand = Expand,
             Created = Created is { } created ? new DateTimeOffset(created.ToUniversalTime(), TimeSpan.Zero) : null,
             Progress = progress,
-            ResolveSubjectDigest = (digest, token) => ArtifactDestinations.ResolveDigestAsync(destination, digest, token),
+            SourceOptions = SourceOptions,
+            ResolveSubjectDigest = (digest, token) => ArtifactDestinations.ResolveDigestAsync(destination, digest, registryOptions, token),
         };
-        var tag = ArtifactDestinations.TagOf(destination);
         RunAsync(async cancellationToken =>
         {
             try
@@ -82,10 +83,10 @@ public sealed class PublishOciArtifactCommand : RegistryCmdlet
                         return;
                     }
 
-                    var target = ArtifactDestinations.Open(destination, new ImageDestinationOptions { Registry = RegistryOptionsFor(Credential) });
+                    var target = ArtifactDestinations.Open(destination, new ImageDestinationOptions { Registry = registryOptions });
                     await using (target.ConfigureAwait(false))
                     {
-                        var published = await ArtifactPublisher.PushAsync(plan, target, tag, progress, cancellationToken).ConfigureAwait(false);
+                        var published = await ArtifactPublisher.PushAsync(plan, target, progress, cancellationToken).ConfigureAwait(false);
                         if (PassThru)
                         {
                             await EmitAsync(published).ConfigureAwait(false);

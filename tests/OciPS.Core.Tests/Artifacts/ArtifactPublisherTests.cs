@@ -211,13 +211,24 @@ public sealed class ArtifactPublisherTests : IDisposable
         Assert.Equal(bySubjectLocation.Manifest.Bytes, File.ReadAllBytes(BlobPath(bySubjectLocation.Digest.ToString())));
     }
 
-    [Fact]
-    public async Task Registry_and_s3_sources_fail_with_clear_errors_naming_the_item()
+    [Theory]
+    [InlineData("port: 8080\n")]
+    [InlineData("port: 81\n")]
+    public async Task A_file_changed_between_hashing_and_pushing_is_refused_and_not_stored(string changed)
     {
-        var s3 = await Assert.ThrowsAsync<UnsupportedContentException>(() => PublishAsync("items:\n  - from: config.tmpl\n  - from: s3://bucket/key.bin\n", "s3", output: "s3"));
-        Assert.Contains("s3://bucket/key.bin", s3.Message, StringComparison.Ordinal);
-        Assert.Contains("line 3", s3.Message, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(_dir.Combine("s3")));
+        var packPath = _dir.WriteFile("src/pack.yaml", "items:\n  - from: config.tmpl\n");
+        var pack = await PackFileReader.ReadAsync(packPath, null, CancellationToken.None);
+        await using var plan = await ArtifactPublisher.PlanAsync(pack, new ArtifactPackOptions(), CancellationToken.None);
+        var hashed = plan.Blobs.Single(b => b.Descriptor.Annotation(AnnotationKeys.Title) == "config.tmpl").Descriptor.Digest;
+
+        // Same length or not, a rewrite after hashing (its modification time moves) is caught.
+        File.WriteAllText(_dir.Combine("src/config.tmpl"), changed);
+        File.SetLastWriteTimeUtc(_dir.Combine("src/config.tmpl"), DateTime.UtcNow.AddMinutes(1));
+        await using var destination = ArtifactDestinations.Open(ImageLocation.Parse("oci:" + _dir.Combine("out") + ":v1"));
+        var ex = await Assert.ThrowsAsync<DigestMismatchException>(() => ArtifactPublisher.PushAsync(plan, destination, null, CancellationToken.None));
+        Assert.Contains("config.tmpl", ex.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(BlobPath(hashed.ToString())));
+        Assert.Empty(Directory.GetFiles(_dir.Combine("out", "blobs", "sha256"), "*tmp*"));
     }
 
     private string BlobPath(string digest) => _dir.Combine("out", "blobs", "sha256", digest["sha256:".Length..]);
@@ -230,10 +241,10 @@ public sealed class ArtifactPublisherTests : IDisposable
         var packPath = _dir.WriteFile("src/pack.yaml", yaml);
         var pack = await PackFileReader.ReadAsync(packPath, null, CancellationToken.None);
         await using var plan = await ArtifactPublisher.PlanAsync(pack, options ?? new ArtifactPackOptions(), CancellationToken.None);
-        var destination = LayoutDestination.Open(ImageLocation.Parse("oci:" + _dir.Combine(output)));
+        var destination = ArtifactDestinations.Open(ImageLocation.Parse("oci:" + _dir.Combine(output) + (tag is null ? string.Empty : ":" + tag)));
         await using (destination)
         {
-            return await ArtifactPublisher.PushAsync(plan, destination, tag, null, CancellationToken.None);
+            return await ArtifactPublisher.PushAsync(plan, destination, null, CancellationToken.None);
         }
     }
 }

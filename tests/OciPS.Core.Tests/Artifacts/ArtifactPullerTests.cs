@@ -97,8 +97,8 @@ public sealed class ArtifactPullerTests : IDisposable
     {
         var pack = await PackFileReader.ReadAsync(_dir.WriteFile("src/pack.yaml", yaml), null, CancellationToken.None);
         await using var plan = await ArtifactPublisher.PlanAsync(pack, new ArtifactPackOptions(), CancellationToken.None);
-        await using var destination = LayoutDestination.Open(ImageLocation.Parse("oci:" + _dir.Combine("out")));
-        await ArtifactPublisher.PushAsync(plan, destination, "v1", null, CancellationToken.None);
+        await using var destination = ArtifactDestinations.Open(ImageLocation.Parse("oci:" + _dir.Combine("out") + ":v1"));
+        await ArtifactPublisher.PushAsync(plan, destination, null, CancellationToken.None);
     }
 
     private static async Task WriteManifestAsync(OciLayoutWriter layout, IReadOnlyList<Descriptor> layers)

@@ -266,6 +266,57 @@ public sealed class PackFileReaderTests : IDisposable
         Assert.Equal(new PackPosition(1, 10), Single("subject: oci:missing-layout:v1\nitems:\n  - from: config.tmpl\n", "FileNotFound").Position);
     }
 
+    [Fact]
+    public void S3_sources_without_credentials_are_reported_with_line_and_column()
+    {
+        var error = Single("type: application/vnd.example\nitems:\n  - from: config.tmpl\n  - from: s3://bucket/tools/tool.bin\n", "S3CredentialsMissing");
+        Assert.Equal(new PackPosition(4, 11), error.Position);
+        Assert.Contains("AWS_ACCESS_KEY_ID", error.Message, StringComparison.Ordinal);
+
+        var withKeys = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "k", ["AWS_SECRET_ACCESS_KEY"] = "s" };
+        var pack = Parse("items:\n  - from: s3://bucket/tools/tool.bin\n", name => withKeys.GetValueOrDefault(name));
+        Assert.Equal(PackSourceKind.S3, pack.Items[0].From.Kind);
+        Assert.Equal("tool.bin", pack.Items[0].Title);
+
+        withKeys["AWS_ENDPOINT_URL"] = "ftp://nope";
+        var endpoint = Assert.Throws<PackFileException>(() => Parse("items:\n  - from: s3://bucket/k\n", name => withKeys.GetValueOrDefault(name)));
+        Assert.Equal("S3EndpointInvalid", Assert.Single(endpoint.Errors).Code);
+    }
+
+    [Fact]
+    public async Task Every_pack_file_in_the_docs_is_valid()
+    {
+        _dir.WriteFile("bin/arm64/tool", "tool");
+        _dir.WriteFile("sbom.json", "{}");
+        foreach (var tag in new[] { "app-1.0", "app-v1.0", "app-v1.0-arm" })
+        {
+            await Registry.RegistryFixture.WriteImageAsync(_dir.Combine("images"), tag);
+        }
+
+        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "artifacts.md"));
+        var blocks = System.Text.RegularExpressions.Regex.Matches(docs, "```yaml\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.True(blocks.Count >= 7, "the page shows the reference pack file and one per oci-packer example");
+        var environment = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "k", ["AWS_SECRET_ACCESS_KEY"] = "s" };
+        foreach (System.Text.RegularExpressions.Match block in blocks)
+        {
+            // The reference block shows where digests go; any digest stands in for them.
+            var yaml = block.Groups[1].Value.Replace("<64 hex digits>", new string('a', 64), StringComparison.Ordinal);
+            var pack = Parse(yaml, name => environment.GetValueOrDefault(name));
+            Assert.NotEmpty(pack.Items);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OciPS.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("OciPS.sln not found above the test binaries.");
+    }
+
     private PackFile Parse(string yaml, Func<string, string?>? environment = null) =>
         PackFileReader.Parse(yaml, "pack.yaml", _dir.Path, new PackFileReadOptions { Environment = environment ?? (_ => null) });
 

@@ -32,8 +32,8 @@ public sealed class RegistryProxyServerTests : IAsyncLifetime, IDisposable
         _dir.WriteFile("sbom.json", "{\"sbom\":true}");
         var pack = PackFileReader.Parse($"type: application/vnd.example.sbom\nsubject: oci:{_dir.Combine("layout")}:1.0\nitems:\n  - from: sbom.json\n", "pack.yaml", _dir.Path);
         await using var plan = await ArtifactPublisher.PlanAsync(pack, new ArtifactPackOptions(), CancellationToken.None);
-        await using var destination = LayoutDestination.Open(ImageLocation.Parse("oci:" + _dir.Combine("layout")));
-        _referrer = await ArtifactPublisher.PushAsync(plan, destination, null, null, CancellationToken.None);
+        await using var destination = ArtifactDestinations.Open(ImageLocation.Parse("oci:" + _dir.Combine("layout")));
+        _referrer = await ArtifactPublisher.PushAsync(plan, destination, null, CancellationToken.None);
 
         _server = RegistryProxyServer.Start(_dir.Combine("layout"), "team/app", 0);
     }
@@ -169,8 +169,8 @@ public sealed class RegistryProxyServerTests : IAsyncLifetime, IDisposable
         var pack = PackFileReader.Parse($"type: application/vnd.example.bundle\nitems:\n  - from: oci://{_server.Host}/team/app:1.0\n  - from: docker://{_server.Host}/team/app:2.0\n", "pack.yaml", _dir.Path);
         var options = new ArtifactPackOptions { SourceOptions = new ImageSourceOptions { CachePath = _dir.Combine("cache") } };
         await using var plan = await ArtifactPublisher.PlanAsync(pack, options, CancellationToken.None);
-        await using var destination = LayoutDestination.Open(ImageLocation.Parse("oci:" + _dir.Combine("bundle")));
-        var published = await ArtifactPublisher.PushAsync(plan, destination, "bundle", null, CancellationToken.None);
+        await using var destination = ArtifactDestinations.Open(ImageLocation.Parse("oci:" + _dir.Combine("bundle") + ":bundle"));
+        var published = await ArtifactPublisher.PushAsync(plan, destination, null, CancellationToken.None);
 
         Assert.Equal(MediaTypes.OciIndex, published.MediaType);
         Assert.Equal(_image.Digest, published.Manifest.Index.Manifests[0].Digest);
