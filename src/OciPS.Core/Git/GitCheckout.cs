@@ -6,7 +6,8 @@ namespace OciPS.Core.Git;
 /// <summary>
 /// Checks a converted branch out into the repository's work tree (libgit2's checkout: files,
 /// symlinks and executable bits as git records them, and an index that matches them, so
-/// <c>git status</c> is clean afterwards).
+/// <c>git status</c> is clean afterwards). libgit2 reads a blob whole to write it, so into a fresh
+/// work tree the large files are streamed out of the pack here first, and staged.
 /// </summary>
 internal static class GitCheckout
 {
