@@ -20,7 +20,7 @@ build_bench() {
 measure() {
     local name="$1"
     shift
-    local walls=() rss=0 log
+    local walls=() cpus=() rss=0 log
     log="$(mktemp)"
     for _ in $(seq "$RUNS"); do
         [ -n "${BEFORE_EACH:-}" ] && eval "$BEFORE_EACH"
@@ -30,14 +30,18 @@ measure() {
         wall="$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$log")"
         kb="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log")"
         walls+=("$wall")
+        cpus+=("$(awk -F': ' '/(User|System) time \(seconds\)/ { s += $2 } END { print s }' "$log")")
         [ "$kb" -gt "$rss" ] && rss="$kb"
     done
     rm -f "$log"
     local median
     median="$(printf '%s\n' "${walls[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
     printf -v "${name}_wall" '%s' "$median"
+    # CPU seconds (user + system) say what a run costs whatever the machine's load.
+    local cpu_var="${name}_cpu"
+    printf -v "${name}_cpu" '%s' "$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
     printf -v "${name}_rss" '%s' "$((rss / 1024))"
-    printf '%-28s median %8.2f s   peak RSS %6d MiB   (%s runs)\n' "$name" "$median" "$((rss / 1024))" "$RUNS"
+    printf '%-28s median %8.2f s   cpu %8.2f s   peak RSS %6d MiB   (%s runs)\n' "$name" "$median" "${!cpu_var}" "$((rss / 1024))" "$RUNS"
 }
 
 # ratio A B GOAL LABEL: prints A/B and whether it meets the goal (A/B <= GOAL).

@@ -7,15 +7,17 @@ public sealed class ConvertGitScenario : IBenchScenario
 {
     public string Name => "convert-git";
 
-    public string Usage => "<location> <repository> [branch]";
+    public string Usage => "<location> <repository> [branch] [--checkout]";
 
     public async Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        var image = await BenchImages.LoadAsync(arguments[0], cancellationToken);
+        var checkout = arguments.Contains("--checkout");
+        var rest = arguments.Where(a => a != "--checkout").ToList();
+        var image = await BenchImages.LoadAsync(rest[0], cancellationToken);
         var result = await GitRepoConverter.ConvertAsync(
             image,
-            Path.GetFullPath(arguments[1]),
-            new GitConversionOptions { Branch = arguments.Count > 2 ? arguments[2] : null },
+            Path.GetFullPath(rest[1]),
+            new GitConversionOptions { Branch = rest.Count > 2 ? rest[2] : null, Checkout = checkout },
             null,
             null,
             warning => Console.Error.WriteLine("warning: " + warning),

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -14,11 +16,26 @@ namespace OciPS.Core.Git;
 /// not written twice. Nothing is visible to git until <see cref="Complete"/> moves the pack and then
 /// its index into <c>objects/pack</c>; a writer disposed before that deletes its file.
 /// </summary>
-/// <remarks>Git names objects and packs by SHA-1; that is the format, not a security choice.</remarks>
+/// <remarks>
+/// <para>The caller's thread reads and hashes (the id is known when the content has streamed by);
+/// one worker thread compresses and writes, a few chunks behind, so reading a layer (gunzip,
+/// diffID) and compressing its files use two cores. Memory stays bounded by the queue.</para>
+/// <para>Objects are compressed with zlib's strongest level: <c>git gc</c> keeps an object's
+/// compressed bytes as they are unless it stores it as a delta, so this level is what the
+/// repository weighs even after a gc. Content that does not compress is stored in zlib's
+/// uncompressed blocks instead, which costs no compressor time and is no larger.</para>
+/// <para>Git names objects and packs by SHA-1; that is the format, not a security choice.</para>
+/// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "Git's object and pack format is defined with SHA-1.")]
 internal sealed class PackWriter : IDisposable
 {
     private const int BlobType = 3;
+    private const int StoredBlock = 65535;
+    private const int ChunkSize = 1 << 18;
+
+    /// <summary>Contents at least this large are tried for compressibility on their first bytes.</summary>
+    private const int SampledSize = 1 << 16;
+
     private readonly Func<ObjectId, bool>? _stored;
     private readonly string _packDirectory;
     private readonly string _temporary;
@@ -26,12 +43,20 @@ internal sealed class PackWriter : IDisposable
     private readonly CrcStream _output;
     private readonly List<PackEntry> _entries = [];
     private readonly HashSet<ObjectId> _written;
-    private const int StoredBlock = 65535;
-
-    /// <summary>Contents at least this large are tried for compressibility on their first bytes.</summary>
-    private const int SampledSize = 1 << 16;
-    private readonly byte[] _buffer = new byte[1 << 18];
     private readonly MemoryStream _sample = new();
+    private readonly BlockingCollection<Job> _jobs = new(boundedCapacity: 16);
+    private readonly Thread _worker;
+    private volatile bool _abandoned;
+    private Exception? _failure;
+
+    // The worker's state for the object it is writing.
+    private long _start;
+    private long _size;
+    private long _done;
+    private ZLibStream? _deflate;
+    private bool _storing;
+    private uint _adlerA;
+    private uint _adlerB;
 
     /// <param name="objectsDirectory">The repository's <c>objects</c> directory.</param>
     /// <param name="stored">Whether the repository already has an object (null for a new, empty repository).</param>
@@ -46,20 +71,25 @@ internal sealed class PackWriter : IDisposable
         _file = new FileStream(_temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
         _output = new CrcStream(_file);
         _file.Write("PACK\0\0\0\u0002\0\0\0\0"u8);
+        _worker = new Thread(Work) { IsBackground = true, Name = "OciPS git pack writer" };
+        _worker.Start();
     }
-
-    /// <summary>How many objects the pack holds so far.</summary>
-    public int Count => _entries.Count;
 
     /// <summary>Writes an object whose bytes are in memory (a tree, a commit, a small blob).</summary>
     public ObjectId Write(ObjectType type, byte[] content) => Write(TypeCode(type), new MemoryStream(content, writable: false), content.LongLength);
 
-    /// <summary>Streams a blob of <paramref name="size"/> bytes: hashed and compressed in one pass, never held in memory.</summary>
+    /// <summary>Streams a blob of <paramref name="size"/> bytes: hashed and compressed as it streams by, never held in memory.</summary>
     public ObjectId WriteBlob(Stream content, long size) => Write(BlobType, content, size);
 
     /// <summary>Finishes the pack and makes it part of the repository; false (and nothing written) when it is empty.</summary>
     public bool Complete()
     {
+        StopWorker();
+        if (_failure is not null)
+        {
+            throw new IOException($"Writing the pack {_temporary} failed: {_failure.Message}", _failure);
+        }
+
         if (_entries.Count == 0)
         {
             Dispose();
@@ -89,8 +119,12 @@ internal sealed class PackWriter : IDisposable
 
     public void Dispose()
     {
+        _abandoned = true;
+        StopWorker();
+        _deflate?.Dispose();
         _file.Dispose();
         _sample.Dispose();
+        _jobs.Dispose();
         if (File.Exists(_temporary))
         {
             File.Delete(_temporary);
@@ -105,109 +139,200 @@ internal sealed class PackWriter : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Packs here hold commits, trees and blobs."),
     };
 
+    private void StopWorker()
+    {
+        if (!_jobs.IsAddingCompleted)
+        {
+            _jobs.CompleteAdding();
+        }
+
+        _worker.Join();
+    }
+
+    /// <summary>Reads and hashes the content on the caller's thread, handing it to the worker in chunks.</summary>
     private ObjectId Write(int type, Stream content, long size)
     {
-        var start = _file.Position;
-        _output.ResetCrc();
-        WriteHeader(type, size);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
-        hash.AppendData(Encoding.ASCII.GetBytes((type switch { 1 => "commit", 2 => "tree", _ => "blob" }) + " " + size.ToString(CultureInfo.InvariantCulture) + "\0"));
-        if (size == 0)
+        if (_failure is not null || _abandoned || _jobs.IsAddingCompleted)
         {
-            // A zlib stream of nothing (header, an empty final block, Adler-32 of nothing): the
-            // compressor writes no header at all when it is given no bytes.
-            _output.Write([0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+            throw new InvalidOperationException("The pack writer has stopped.", _failure);
         }
-        else
+
+        try
         {
-            var head = ReadFully(content, _buffer, (int)Math.Min(_buffer.Length, size));
-            hash.AppendData(_buffer, 0, head);
-            if (size >= SampledSize && Incompressible(_buffer.AsSpan(0, head)))
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+            hash.AppendData(Encoding.ASCII.GetBytes((type switch { 1 => "commit", 2 => "tree", _ => "blob" }) + " " + size.ToString(CultureInfo.InvariantCulture) + "\0"));
+            if (size == 0)
             {
-                WriteStored(content, size, head, hash);
+                _jobs.Add(new Begin(type, 0, Stored: false));
             }
             else
             {
-                WriteDeflated(content, size, head, hash);
+                var first = ArrayPool<byte>.Shared.Rent(ChunkSize);
+                var head = ReadFully(content, first, (int)Math.Min(ChunkSize, size));
+                hash.AppendData(first, 0, head);
+                _jobs.Add(new Begin(type, size, size >= SampledSize && Incompressible(first.AsSpan(0, head))));
+                _jobs.Add(new Chunk(first, head));
+                for (var remaining = size - head; remaining > 0;)
+                {
+                    var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+                    var read = ReadFully(content, buffer, (int)Math.Min(ChunkSize, remaining));
+                    hash.AppendData(buffer, 0, read);
+                    _jobs.Add(new Chunk(buffer, read));
+                    remaining -= read;
+                }
             }
-        }
 
-        var id = new ObjectId(hash.GetHashAndReset());
-        if (!_written.Add(id) || (_stored?.Invoke(id) ?? false))
-        {
-            // Already stored: take the copy back out of the pack.
-            _file.SetLength(start);
-            _file.Position = start;
+            var id = new ObjectId(hash.GetHashAndReset());
+
+            // Already stored (in the repository, or earlier in this conversion): the worker takes the copy back out.
+            var keep = _written.Add(id) && !(_stored?.Invoke(id) ?? false);
+            _jobs.Add(new End(id, keep));
             return id;
         }
-
-        _entries.Add(new PackEntry(id, start, _output.Crc));
-        return id;
-    }
-
-    /// <summary>Compresses the content with zlib's strongest level (git reuses these bytes as they are when it repacks).</summary>
-    private void WriteDeflated(Stream content, long size, int head, IncrementalHash hash)
-    {
-        using var deflate = new ZLibStream(_output, CompressionLevel.SmallestSize, leaveOpen: true);
-        deflate.Write(_buffer, 0, head);
-        var remaining = size - head;
-        while (remaining > 0)
+        catch
         {
-            var read = ReadFully(content, _buffer, (int)Math.Min(_buffer.Length, remaining));
-            hash.AppendData(_buffer, 0, read);
-            deflate.Write(_buffer, 0, read);
-            remaining -= read;
+            // A half-handed object cannot be finished: the pack is given up (the caller disposes it).
+            _abandoned = true;
+            throw;
         }
-    }
-
-    /// <summary>
-    /// Stores the content in zlib's uncompressed blocks: content that does not compress (compressed
-    /// archives, media, random data) costs no compressor time, and is no larger than a compressor
-    /// would make it (git's own zlib stores such data the same way).
-    /// </summary>
-    private void WriteStored(Stream content, long size, int head, IncrementalHash hash)
-    {
-        _output.Write([0x78, 0x01]);
-        uint a = 1, b = 0;
-        var remaining = size - head;
-        var length = head;
-        while (true)
-        {
-            Adler32(_buffer.AsSpan(0, length), ref a, ref b);
-            for (var offset = 0; offset < length; offset += StoredBlock)
-            {
-                var block = Math.Min(StoredBlock, length - offset);
-                var last = remaining == 0 && offset + block == length;
-                Span<byte> header = [last ? (byte)1 : (byte)0, (byte)block, (byte)(block >> 8), (byte)~block, (byte)(~block >> 8)];
-                _output.Write(header);
-                _output.Write(_buffer, offset, block);
-            }
-
-            if (remaining == 0)
-            {
-                break;
-            }
-
-            length = ReadFully(content, _buffer, (int)Math.Min(_buffer.Length, remaining));
-            hash.AppendData(_buffer, 0, length);
-            remaining -= length;
-        }
-
-        Span<byte> checksum = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(checksum, (b << 16) | a);
-        _output.Write(checksum);
     }
 
     /// <summary>Whether a sample of the content gains (almost) nothing from compression.</summary>
     private bool Incompressible(ReadOnlySpan<byte> sample)
     {
+        sample = sample[..Math.Min(sample.Length, SampledSize)];
         _sample.SetLength(0);
         using (var deflate = new ZLibStream(_sample, CompressionLevel.Optimal, leaveOpen: true))
         {
-            deflate.Write(sample[..Math.Min(sample.Length, SampledSize)]);
+            deflate.Write(sample);
         }
 
-        return _sample.Length >= Math.Min(sample.Length, SampledSize) * 49L / 50;
+        return _sample.Length >= sample.Length * 49L / 50;
+    }
+
+    private static int ReadFully(Stream content, byte[] buffer, int count)
+    {
+        var total = 0;
+        while (total < count)
+        {
+            var read = content.Read(buffer, total, count - total);
+            if (read == 0)
+            {
+                throw new EndOfStreamException($"The content ended {count - total} bytes early.");
+            }
+
+            total += read;
+        }
+
+        return total;
+    }
+
+    /// <summary>The worker: compresses and writes the objects in the order they were handed over.</summary>
+    private void Work()
+    {
+        foreach (var job in _jobs.GetConsumingEnumerable())
+        {
+            try
+            {
+                if (_failure is null && !_abandoned)
+                {
+                    Apply(job);
+                }
+            }
+#pragma warning disable CA1031 // The failure is kept and rethrown on the caller's thread by Complete.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _failure = ex;
+            }
+            finally
+            {
+                if (job is Chunk chunk)
+                {
+                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                }
+            }
+        }
+    }
+
+    private void Apply(Job job)
+    {
+        switch (job)
+        {
+            case Begin begin:
+                _start = _file.Position;
+                _size = begin.Size;
+                _done = 0;
+                _output.ResetCrc();
+                WriteHeader(begin.Type, begin.Size);
+                _storing = begin.Stored;
+                if (begin.Size == 0)
+                {
+                    // A zlib stream of nothing (header, an empty final block, Adler-32 of nothing): the
+                    // compressor writes no header at all when it is given no bytes.
+                    _output.Write([0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+                }
+                else if (_storing)
+                {
+                    _output.Write([0x78, 0x01]);
+                    (_adlerA, _adlerB) = (1, 0);
+                }
+                else
+                {
+                    _deflate = new ZLibStream(_output, CompressionLevel.SmallestSize, leaveOpen: true);
+                }
+
+                break;
+            case Chunk chunk when _storing:
+                WriteStored(chunk.Buffer.AsSpan(0, chunk.Length));
+                break;
+            case Chunk chunk:
+                _deflate!.Write(chunk.Buffer, 0, chunk.Length);
+                _done += chunk.Length;
+                break;
+            case End end:
+                if (_deflate is not null)
+                {
+                    _deflate.Dispose();
+                    _deflate = null;
+                }
+                else if (_storing)
+                {
+                    Span<byte> checksum = stackalloc byte[4];
+                    BinaryPrimitives.WriteUInt32BigEndian(checksum, (_adlerB << 16) | _adlerA);
+                    _output.Write(checksum);
+                }
+
+                if (end.Keep)
+                {
+                    _entries.Add(new PackEntry(end.Id, _start, _output.Crc));
+                }
+                else
+                {
+                    _file.SetLength(_start);
+                    _file.Position = _start;
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Zlib's uncompressed blocks (at most 65,535 bytes each, the last one flagged final).</summary>
+    private void WriteStored(ReadOnlySpan<byte> data)
+    {
+        Adler32(data, ref _adlerA, ref _adlerB);
+        Span<byte> header = stackalloc byte[5];
+        while (data.Length > 0)
+        {
+            var block = Math.Min(StoredBlock, data.Length);
+            _done += block;
+            header[0] = _done == _size ? (byte)1 : (byte)0;
+            BinaryPrimitives.WriteUInt16LittleEndian(header[1..], (ushort)block);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[3..], (ushort)~block);
+            _output.Write(header);
+            _output.Write(data[..block]);
+            data = data[block..];
+        }
     }
 
     private static void Adler32(ReadOnlySpan<byte> data, ref uint a, ref uint b)
@@ -227,23 +352,6 @@ internal sealed class PackWriter : IDisposable
             b %= Modulus;
             data = data[chunk.Length..];
         }
-    }
-
-    private static int ReadFully(Stream content, byte[] buffer, int count)
-    {
-        var total = 0;
-        while (total < count)
-        {
-            var read = content.Read(buffer, total, count - total);
-            if (read == 0)
-            {
-                throw new EndOfStreamException($"The content ended {count - total} bytes early.");
-            }
-
-            total += read;
-        }
-
-        return total;
     }
 
     private void WriteHeader(int type, long size)
@@ -324,6 +432,17 @@ internal sealed class PackWriter : IDisposable
     }
 
     private sealed record PackEntry(ObjectId Id, long Offset, uint Crc);
+
+    /// <summary>What the reading thread hands the worker: an object's start, its content in order, its end.</summary>
+    private abstract record Job;
+
+    private sealed record Begin(int Type, long Size, bool Stored) : Job;
+
+    /// <summary>A pooled buffer, returned by the worker.</summary>
+    private sealed record Chunk(byte[] Buffer, int Length) : Job;
+
+    /// <summary>The object's id, and whether to keep it (false: it is already stored, take it back out).</summary>
+    private sealed record End(ObjectId Id, bool Keep) : Job;
 
     /// <summary>Passes writes through, keeping the CRC-32 (IEEE) of what was written since the last reset.</summary>
     private sealed class CrcStream(Stream inner) : Stream

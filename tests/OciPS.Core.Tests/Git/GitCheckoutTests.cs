@@ -114,4 +114,24 @@ public sealed class GitCheckoutTests : IDisposable
         Assert.Equal("refs/heads/second", Git(repository, "symbolic-ref", "HEAD").Trim());
         Assert.Equal(" M rootfs/opt/app/second", Git(repository, "status", "--porcelain").TrimEnd());
     }
+
+    [Fact]
+    public async Task LargeFiles_StreamedOutOfThePack_AreCheckedOutExactly()
+    {
+        var random = new byte[GitCheckout.StreamedSize + 3];
+        new Random(7).NextBytes(random);
+        var text = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 1_400_000).Select(i => $"line {i:D7}\n")));
+        Assert.True(text.Length >= GitCheckout.StreamedSize);
+        var image = await BuildAsync(image => image.LayerTar(new TarLayer().Dir("opt").File("opt/random.bin", random).File("opt/tool", text, mode: 0x1ED).File("opt/small", "small\n").ToTar()), "large");
+        var repository = _temp.Combine("repo");
+        await ConvertAsync(image, repository, "large");
+
+        Assert.Equal(string.Empty, Git(repository, "status", "--porcelain", "--untracked-files=all"));
+        Assert.True(random.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(repository, "rootfs/opt/random.bin"))));
+        Assert.True(text.AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(repository, "rootfs/opt/tool"))));
+        Assert.True(File.GetUnixFileMode(Path.Combine(repository, "rootfs/opt/tool")).HasFlag(UnixFileMode.UserExecute));
+        Assert.False(File.GetUnixFileMode(Path.Combine(repository, "rootfs/opt/random.bin")).HasFlag(UnixFileMode.UserExecute));
+        Assert.Equal("small\n", File.ReadAllText(Path.Combine(repository, "rootfs/opt/small")));
+        Assert.Equal(["100644 rootfs/opt/random.bin", "100644 rootfs/opt/small", "100755 rootfs/opt/tool"], GitRepoConverterTests.Lines(Git(repository, "ls-files", "--stage", "rootfs/opt")).Select(l => l.Split(' ')[0] + " " + l.Split('\t')[1]));
+    }
 }
