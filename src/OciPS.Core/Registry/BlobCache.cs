@@ -175,7 +175,9 @@ public sealed class BlobCache
 
         if (File.Exists(partial) && File.Exists(final))
         {
-            TryDelete(partial);
+            // Leftover of a download another session finished first; a partial file another download
+            // has started since (the name is free again after a rename) is locked, and stays.
+            TryDeleteUnlocked(partial);
         }
     }
 
@@ -230,6 +232,9 @@ public sealed class BlobCache
     /// The partial file for a blob, locked for this process. When another process holds it, a file
     /// of our own is used (no resume then, but no waiting on a download that may be stuck either).
     /// </summary>
+    /// <summary>How a partial file is shared while it is written: not at all (see <see cref="OpenPartial"/>).</summary>
+    internal static FileShare PartialShare => OperatingSystem.IsWindows() ? FileShare.Delete : FileShare.None;
+
     private static (FileStream File, string Path) OpenPartial(string final)
     {
         var partial = final + ".partial";
@@ -237,15 +242,14 @@ public sealed class BlobCache
         // Exclusive: on Unix FileShare.None takes flock(LOCK_EX), which also keeps out a second download of
         // the same blob in this process (another session); any other share mode is a shared lock there.
         // Windows needs FileShare.Delete to rename the file while it is open, and locks by share mode anyway.
-        var share = OperatingSystem.IsWindows() ? FileShare.Delete : FileShare.None;
         try
         {
-            return (new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, share, 1 << 16, FileOptions.Asynchronous), partial);
+            return (new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, PartialShare, 1 << 16, FileOptions.Asynchronous), partial);
         }
         catch (IOException)
         {
             var own = final + ".partial-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
-            return (new FileStream(own, FileMode.CreateNew, FileAccess.ReadWrite, share, 1 << 16, FileOptions.Asynchronous), own);
+            return (new FileStream(own, FileMode.CreateNew, FileAccess.ReadWrite, PartialShare, 1 << 16, FileOptions.Asynchronous), own);
         }
     }
 
@@ -290,14 +294,16 @@ public sealed class BlobCache
         }
     }
 
-    private static void TryDelete(string path)
+    private static void TryDeleteUnlocked(string path)
     {
         try
         {
+            using var unused = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, PartialShare);
             File.Delete(path);
         }
         catch (IOException)
         {
+            // Locked by a download, or already gone.
         }
     }
 }

@@ -40,13 +40,25 @@ public static class CacheMaintenance
             try
             {
                 var size = info.Length;
-                info.Delete();
+                if (info.Name.Contains(".partial", StringComparison.Ordinal))
+                {
+                    // A download in progress holds its partial file locked (BlobCache.OpenPartial). On Unix
+                    // an open file can be deleted, so the lock is what tells: taking it fails while the
+                    // download runs, and holding it while deleting keeps a new download from starting on it.
+                    using var unused = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, BlobCache.PartialShare);
+                    info.Delete();
+                }
+                else
+                {
+                    info.Delete();
+                }
+
                 removed++;
                 freed += size;
             }
             catch (IOException)
             {
-                // In use by a download of another process: it stays.
+                // In use by a download (this process or another): it stays.
             }
         }
 
