@@ -168,7 +168,7 @@ public sealed class LocalRegistry : IDisposable
             var registry = new LocalRegistry(directory, process, port, auth, issuer, certificates);
             try
             {
-                registry.WaitUntilListening(log);
+                ListeningProcess.EnsureListening(process, port, "docker-registry", log, TimeSpan.FromSeconds(20));
             }
             catch
             {
@@ -211,31 +211,5 @@ public sealed class LocalRegistry : IDisposable
         _process.Dispose();
         Issuer?.Dispose();
         _directory.Dispose();
-    }
-
-    private void WaitUntilListening(StringBuilder log)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process.HasExited)
-            {
-                _process.WaitForExit();
-                throw new InvalidOperationException($"docker-registry exited with {_process.ExitCode}: {log}");
-            }
-
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(50);
-            }
-        }
-
-        throw new TimeoutException($"docker-registry did not listen on {Host}: {log}");
     }
 }

@@ -144,7 +144,7 @@ public sealed class PeerProxy : IDisposable
             var port = LocalRegistry.FreePort();
             var (directory, process, scheme, log) = start(port);
             var proxy = new PeerProxy(directory, process, port, scheme, log);
-            if (proxy.WaitUntilListening())
+            if (ListeningProcess.WaitUntilListening(process, port, TimeSpan.FromSeconds(10)))
             {
                 return proxy;
             }
@@ -167,25 +167,5 @@ public sealed class PeerProxy : IDisposable
                 return _output.ToString();
             }
         }
-    }
-
-    private bool WaitUntilListening()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (DateTime.UtcNow < deadline && !_process.HasExited)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, Port);
-                return true;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(50);
-            }
-        }
-
-        return false;
     }
 }

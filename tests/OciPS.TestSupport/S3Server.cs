@@ -69,7 +69,7 @@ public sealed class S3Server : IDisposable
             var server = new S3Server(directory, process, port);
             try
             {
-                server.WaitUntilListening(log);
+                ListeningProcess.EnsureListening(process, port, "s3rver", log, TimeSpan.FromSeconds(30));
             }
             catch
             {
@@ -162,31 +162,5 @@ public sealed class S3Server : IDisposable
                 Thread.Sleep(200);
             }
         }
-    }
-
-    private void WaitUntilListening(StringBuilder log)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process.HasExited)
-            {
-                _process.WaitForExit();
-                throw new InvalidOperationException($"s3rver exited with {_process.ExitCode}: {log}");
-            }
-
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, Port);
-                return;
-            }
-            catch (SocketException)
-            {
-                Thread.Sleep(100);
-            }
-        }
-
-        throw new InvalidOperationException($"s3rver did not listen on {Port} within 30 s: {log}");
     }
 }
