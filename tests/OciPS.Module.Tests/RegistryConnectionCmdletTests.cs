@@ -190,7 +190,14 @@ public sealed class RegistryConnectionCmdletTests(FixtureImages images) : IClass
         using var shell = session.Prepare("Save-OciImage \"$($args[0])/big/image:1\" -Destination \"oci:$($args[1]):1\" -CachePath $args[2]", proxy.Host, output, cache);
         var running = shell.BeginInvoke();
         Assert.True(await Task.WhenAny(proxy.Stalled, Task.Delay(TimeSpan.FromSeconds(30))) == proxy.Stalled, "the blob download never started");
-        await Task.Delay(300);
+        // Stop once the stalled download's first bytes are in the cache's partial file.
+        var blobsDirectory = Path.Combine(cache, "blobs", "sha256");
+        var waiting = Stopwatch.StartNew();
+        while (!(Directory.Exists(blobsDirectory) && Directory.GetFiles(blobsDirectory, "*.partial*").Any(f => new FileInfo(f).Length > 0)) && waiting.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20);
+        }
+
         var clock = Stopwatch.StartNew();
         shell.Stop();
         Assert.True(running.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)), "the pipeline did not end");
