@@ -5,9 +5,37 @@ using System.Text;
 
 namespace OciPS.TestSupport;
 
-/// <summary>Waiting for a peer a test started (docker-registry, s3rver, tinyproxy…) to accept connections.</summary>
+/// <summary>Peers a test starts (docker-registry, s3rver, tinyproxy…): started with their output kept, waited on until they accept connections, stopped.</summary>
 public static class ListeningProcess
 {
+    /// <summary>Starts <paramref name="start"/> (which must redirect both outputs) and collects what it prints into <paramref name="log"/>.</summary>
+    public static Process StartLogged(ProcessStartInfo start, string name, StringBuilder log)
+    {
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{name} did not start.");
+        process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Kills the peer and what it started, if it still runs.</summary>
+    public static void Stop(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited between the check and the kill.
+        }
+    }
+
     /// <summary>
     /// Polls until 127.0.0.1:<paramref name="port"/> accepts a TCP connection. False when the process
     /// exits first or <paramref name="timeout"/> passes. Polling: these peers offer no readiness event.

@@ -159,12 +159,8 @@ public sealed class LocalRegistry : IDisposable
             };
             start.ArgumentList.Add("serve");
             start.ArgumentList.Add(configPath);
-            var process = Process.Start(start) ?? throw new InvalidOperationException("docker-registry did not start.");
             var log = new StringBuilder();
-            process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var process = ListeningProcess.StartLogged(start, "docker-registry", log);
             var registry = new LocalRegistry(directory, process, port, auth, issuer, certificates);
             try
             {
@@ -196,17 +192,7 @@ public sealed class LocalRegistry : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
+        ListeningProcess.Stop(_process);
 
         _process.Dispose();
         Issuer?.Dispose();

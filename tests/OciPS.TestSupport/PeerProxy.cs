@@ -117,17 +117,7 @@ public sealed class PeerProxy : IDisposable
     /// <summary>Stops the proxy (connections through it fail from now on).</summary>
     public void Stop()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
+        ListeningProcess.Stop(_process);
     }
 
     public void Dispose()

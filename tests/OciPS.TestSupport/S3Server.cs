@@ -60,12 +60,8 @@ public sealed class S3Server : IDisposable
                 start.ArgumentList.Add(argument);
             }
 
-            var process = Process.Start(start) ?? throw new InvalidOperationException("s3rver did not start.");
             var log = new StringBuilder();
-            process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var process = ListeningProcess.StartLogged(start, "s3rver", log);
             var server = new S3Server(directory, process, port);
             try
             {
@@ -110,17 +106,7 @@ public sealed class S3Server : IDisposable
 
     public void Dispose()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
+        ListeningProcess.Stop(_process);
 
         _process.Dispose();
         _directory.Dispose();
