@@ -16,23 +16,7 @@ src="$DATA/artifact-src"
 if [ ! -f "$src/.complete" ]; then
     rm -rf "$src"
     mkdir -p "$src/tree"
-    python3 - "$src/tree" <<'PY'
-import os, random, sys
-root = sys.argv[1]
-rng = random.Random(42)
-words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rng.randint(3, 10))) for _ in range(5000)]
-for d in range(30):
-    os.makedirs(os.path.join(root, f"lib{d:02d}"), exist_ok=True)
-    for f in range(100):
-        with open(os.path.join(root, f"lib{d:02d}", f"module{f:03d}.js"), "w") as out:
-            size = 0
-            while size < 64 * 1024:
-                line = ' '.join(rng.choice(words) for _ in range(12)) + ';\n'
-                out.write(line)
-                size += len(line)
-with open(os.path.join(root, "assets.bin"), "wb") as out:
-    out.write(os.urandom(100 * 1024 * 1024))
-PY
+    make_app_tree "$src/tree"
     head -c $((256 * 1024 * 1024)) /dev/urandom >"$src/big.bin"
     printf 'type: application/vnd.example.bench\nitems:\n  - from: dir://tree\n' >"$src/dir.yaml"
     printf 'type: application/vnd.example.bench\nitems:\n  - from: big.bin\n' >"$src/file.yaml"

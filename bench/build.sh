@@ -21,24 +21,7 @@ app="$DATA/build-context"
 if [ ! -f "$app/.complete" ]; then
     rm -rf "$app"
     mkdir -p "$app/app"
-    # 300 MB: 3000 files of 64 KiB of text-like data (compresses like an application) + 100 MiB of random data.
-    python3 - "$app/app" <<'PY'
-import os, random, sys
-root = sys.argv[1]
-rng = random.Random(42)
-words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rng.randint(3, 10))) for _ in range(5000)]
-for d in range(30):
-    os.makedirs(os.path.join(root, f"lib{d:02d}"), exist_ok=True)
-    for f in range(100):
-        with open(os.path.join(root, f"lib{d:02d}", f"module{f:03d}.js"), "w") as out:
-            size = 0
-            while size < 64 * 1024:
-                line = ' '.join(rng.choice(words) for _ in range(12)) + ';\n'
-                out.write(line)
-                size += len(line)
-with open(os.path.join(root, "assets.bin"), "wb") as out:
-    out.write(os.urandom(100 * 1024 * 1024))
-PY
+    make_app_tree "$app/app"
     touch "$app/.complete"
 fi
 MODES="${MODES:-oci registry}"

@@ -67,3 +67,25 @@ set_aside() {
 empty_trash() {
     rm -rf "$TRASH"
 }
+
+# make_app_tree DIR: an application-like tree of about 300 MB in DIR (the text seeded, so alike on every machine): 3000
+# files of 64 KiB of text (compresses like code) in 30 directories, plus 100 MiB of random data.
+make_app_tree() {
+    python3 - "$1" <<'PY'
+import os, random, sys
+root = sys.argv[1]
+rng = random.Random(42)
+words = [''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(rng.randint(3, 10))) for _ in range(5000)]
+for d in range(30):
+    os.makedirs(os.path.join(root, f"lib{d:02d}"), exist_ok=True)
+    for f in range(100):
+        with open(os.path.join(root, f"lib{d:02d}", f"module{f:03d}.js"), "w") as out:
+            size = 0
+            while size < 64 * 1024:
+                line = ' '.join(rng.choice(words) for _ in range(12)) + ';\n'
+                out.write(line)
+                size += len(line)
+with open(os.path.join(root, "assets.bin"), "wb") as out:
+    out.write(os.urandom(100 * 1024 * 1024))
+PY
+}
