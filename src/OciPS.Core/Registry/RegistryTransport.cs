@@ -298,29 +298,46 @@ internal sealed class RegistryTransport : IDisposable
 
     /// <summary>
     /// Whether an error answer over plain HTTP comes from a TLS-only server ("HTTP request to an HTTPS
-    /// server"). When the body does not say, the API root is asked with a GET (answered before any auth).
+    /// server"). When the body does not say (a HEAD has none; a proxy may cut or replace it), a TLS
+    /// handshake is started with the API root through the same proxy: a server that presents a
+    /// certificate speaks TLS. The probe refuses every certificate, so it sends nothing; whether the
+    /// certificate is trusted is the real client's check, reported by the next request.
     /// </summary>
     private async Task<bool> IsTlsOnlyAsync(HttpResponseMessage response, Uri target, CancellationToken cancellationToken)
     {
-        const string TlsOnly = "HTTP request to an HTTPS server";
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        if (body.Contains(TlsOnly, StringComparison.OrdinalIgnoreCase))
+        if (body.Contains("HTTP request to an HTTPS server", StringComparison.OrdinalIgnoreCase))
         {
             return true;
         }
 
+        var presented = false;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.Timeout);
+        using var probe = new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseProxy = Proxy is not null,
+            Proxy = Proxy,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                {
+                    presented = certificate is not null;
+                    return false;
+                },
+            },
+        });
         try
         {
-            using var probe = await _http.GetAsync(new Uri(target, "/v2/"), timeout.Token).ConfigureAwait(false);
-            return probe.StatusCode == HttpStatusCode.BadRequest &&
-                (await probe.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false)).Contains(TlsOnly, StringComparison.OrdinalIgnoreCase);
+            using var answer = await probe.GetAsync(new UriBuilder(target) { Scheme = "https", Path = "/v2/", Query = string.Empty }.Uri, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return false;
+            // Expected: the handshake is refused once the certificate is seen.
         }
+
+        return presented;
     }
 
     private static bool IsRetryableStatus(HttpStatusCode status) =>
