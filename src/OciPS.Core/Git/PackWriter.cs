@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -17,46 +18,50 @@ namespace OciPS.Core.Git;
 /// its index into <c>objects/pack</c>; a writer disposed before that deletes its file.
 /// </summary>
 /// <remarks>
-/// <para>The caller's thread reads and hashes (the id is known when the content has streamed by);
-/// one worker thread compresses and writes, a few chunks behind, so reading a layer (gunzip,
-/// diffID) and compressing its files use two cores. Memory stays bounded by the queue.</para>
-/// <para>Objects are compressed with zlib's strongest level: <c>git gc</c> keeps an object's
-/// compressed bytes as they are unless it stores it as a delta, so this level is what the
-/// repository weighs even after a gc. Content that does not compress is stored in zlib's
-/// uncompressed blocks instead, which costs no compressor time and is no larger.</para>
+/// <para>Three kinds of thread share the work. The caller's thread reads and hashes (the id is known
+/// when the content has streamed by) and cuts each object into pieces of at most a mebibyte
+/// (<see cref="ZlibPieces"/>); one compressor per processor compresses pieces in any order; one
+/// writer thread appends them to the pack strictly in the order they were handed over, so the pack,
+/// like the object ids, is the same on every run. Memory stays bounded by the pieces in flight.</para>
+/// <para>An object that fits in one piece is hashed before it is compressed, so one the repository
+/// already has costs no compression. Content that does not compress (judged on its first 64 KiB) is
+/// stored in zlib's uncompressed blocks, which costs no compressor time and is no larger.</para>
 /// <para>Git names objects and packs by SHA-1; that is the format, not a security choice.</para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "Git's object and pack format is defined with SHA-1.")]
 internal sealed class PackWriter : IDisposable
 {
     private const int BlobType = 3;
-    private const int StoredBlock = 65535;
-    private const int ChunkSize = 1 << 18;
+    private const int PieceSize = 1 << 20;
 
-    /// <summary>Contents at least this large are tried for compressibility on their first bytes.</summary>
+    /// <summary>Contents at least this large are judged for compressibility on their first bytes.</summary>
     private const int SampledSize = 1 << 16;
+
+    /// <summary>A zlib stream of nothing (header, an empty final block, Adler-32 of nothing): the compressor writes nothing at all for no input.</summary>
+    private static readonly byte[] EmptyZlib = [0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
 
     private readonly Func<ObjectId, bool>? _stored;
     private readonly string _packDirectory;
     private readonly string _temporary;
     private readonly FileStream _file;
-    private readonly CrcStream _output;
     private readonly List<PackEntry> _entries = [];
     private readonly HashSet<ObjectId> _written;
     private readonly MemoryStream _sample = new();
-    private readonly BlockingCollection<Job> _jobs = new(boundedCapacity: 16);
-    private readonly Thread _worker;
+
+    /// <summary>Pieces in the order they go into the pack (bounded: it is what limits memory).</summary>
+    private readonly BlockingCollection<Piece> _ordered;
+
+    /// <summary>Pieces waiting for a compressor.</summary>
+    private readonly BlockingCollection<Piece> _work = new();
+    private readonly Thread[] _compressors;
+    private readonly Thread _writer;
     private volatile bool _abandoned;
     private Exception? _failure;
 
-    // The worker's state for the object it is writing.
+    // The writer thread's state for the object it is writing.
     private long _start;
-    private long _size;
-    private long _done;
-    private ZLibStream? _deflate;
-    private bool _storing;
-    private uint _adlerA;
-    private uint _adlerB;
+    private uint _crc;
+    private uint _adler;
 
     /// <param name="objectsDirectory">The repository's <c>objects</c> directory.</param>
     /// <param name="stored">Whether the repository already has an object (null for a new, empty repository).</param>
@@ -69,10 +74,20 @@ internal sealed class PackWriter : IDisposable
         Directory.CreateDirectory(_packDirectory);
         _temporary = Path.Combine(_packDirectory, "tmp_ocips_" + Guid.NewGuid().ToString("N") + ".pack");
         _file = new FileStream(_temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        _output = new CrcStream(_file);
         _file.Write("PACK\0\0\0\u0002\0\0\0\0"u8);
-        _worker = new Thread(Work) { IsBackground = true, Name = "OciPS git pack writer" };
-        _worker.Start();
+        // Past four compressors the reading thread (gunzip, two hashes) is the limit; the pieces in
+        // flight, at most two mebibytes each, bound the memory at a few tens of mebibytes.
+        var compressors = Math.Clamp(Environment.ProcessorCount, 1, 4);
+        _ordered = new BlockingCollection<Piece>(boundedCapacity: (3 * compressors) + 2);
+        _compressors = new Thread[compressors];
+        for (var i = 0; i < compressors; i++)
+        {
+            _compressors[i] = new Thread(Compress) { IsBackground = true, Name = "OciPS git pack compressor" };
+            _compressors[i].Start();
+        }
+
+        _writer = new Thread(WriteOut) { IsBackground = true, Name = "OciPS git pack writer" };
+        _writer.Start();
     }
 
     /// <summary>Writes an object whose bytes are in memory (a tree, a commit, a small blob).</summary>
@@ -84,7 +99,7 @@ internal sealed class PackWriter : IDisposable
     /// <summary>Finishes the pack and makes it part of the repository; false (and nothing written) when it is empty.</summary>
     public bool Complete()
     {
-        StopWorker();
+        StopThreads();
         if (_failure is not null)
         {
             throw new IOException($"Writing the pack {_temporary} failed: {_failure.Message}", _failure);
@@ -120,11 +135,11 @@ internal sealed class PackWriter : IDisposable
     public void Dispose()
     {
         _abandoned = true;
-        StopWorker();
-        _deflate?.Dispose();
+        StopThreads();
         _file.Dispose();
         _sample.Dispose();
-        _jobs.Dispose();
+        _ordered.Dispose();
+        _work.Dispose();
         if (File.Exists(_temporary))
         {
             File.Delete(_temporary);
@@ -139,20 +154,26 @@ internal sealed class PackWriter : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Packs here hold commits, trees and blobs."),
     };
 
-    private void StopWorker()
+    private void StopThreads()
     {
-        if (!_jobs.IsAddingCompleted)
+        if (!_ordered.IsAddingCompleted)
         {
-            _jobs.CompleteAdding();
+            _ordered.CompleteAdding();
+            _work.CompleteAdding();
         }
 
-        _worker.Join();
+        foreach (var compressor in _compressors)
+        {
+            compressor.Join();
+        }
+
+        _writer.Join();
     }
 
-    /// <summary>Reads and hashes the content on the caller's thread, handing it to the worker in chunks.</summary>
+    /// <summary>Reads and hashes the content on the caller's thread, handing it over in pieces.</summary>
     private ObjectId Write(int type, Stream content, long size)
     {
-        if (_failure is not null || _abandoned || _jobs.IsAddingCompleted)
+        if (_failure is not null || _abandoned || _ordered.IsAddingCompleted)
         {
             throw new InvalidOperationException("The pack writer has stopped.", _failure);
         }
@@ -163,31 +184,56 @@ internal sealed class PackWriter : IDisposable
             hash.AppendData(Encoding.ASCII.GetBytes((type switch { 1 => "commit", 2 => "tree", _ => "blob" }) + " " + size.ToString(CultureInfo.InvariantCulture) + "\0"));
             if (size == 0)
             {
-                _jobs.Add(new Begin(type, 0, Stored: false));
-            }
-            else
-            {
-                var first = ArrayPool<byte>.Shared.Rent(ChunkSize);
-                var head = ReadFully(content, first, (int)Math.Min(ChunkSize, size));
-                hash.AppendData(first, 0, head);
-                _jobs.Add(new Begin(type, size, size >= SampledSize && Incompressible(first.AsSpan(0, head))));
-                _jobs.Add(new Chunk(first, head));
-                for (var remaining = size - head; remaining > 0;)
+                var empty = new ObjectId(hash.GetHashAndReset());
+                if (Claim(empty))
                 {
-                    var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
-                    var read = ReadFully(content, buffer, (int)Math.Min(ChunkSize, remaining));
-                    hash.AppendData(buffer, 0, read);
-                    _jobs.Add(new Chunk(buffer, read));
-                    remaining -= read;
+                    Hand(new Piece(type, 0, first: true, last: true, stored: false, null, 0) { Id = empty });
                 }
+
+                return empty;
             }
 
-            var id = new ObjectId(hash.GetHashAndReset());
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(PieceSize, size));
+            var length = ReadFully(content, buffer, (int)Math.Min(PieceSize, size));
+            hash.AppendData(buffer, 0, length);
+            var stored = size >= SampledSize && Incompressible(buffer.AsSpan(0, length));
+            if (length == size)
+            {
+                // Known before it is compressed: an object already stored costs nothing more.
+                var id = new ObjectId(hash.GetHashAndReset());
+                if (Claim(id))
+                {
+                    Hand(new Piece(type, size, first: true, last: true, stored, buffer, length) { Id = id });
+                }
+                else
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
 
-            // Already stored (in the repository, or earlier in this conversion): the worker takes the copy back out.
-            var keep = _written.Add(id) && !(_stored?.Invoke(id) ?? false);
-            _jobs.Add(new End(id, keep));
-            return id;
+                return id;
+            }
+
+            Hand(new Piece(type, size, first: true, last: false, stored, buffer, length));
+            for (var remaining = size - length; remaining > 0;)
+            {
+                buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(PieceSize, remaining));
+                length = ReadFully(content, buffer, (int)Math.Min(PieceSize, remaining));
+                hash.AppendData(buffer, 0, length);
+                remaining -= length;
+                if (remaining > 0)
+                {
+                    Hand(new Piece(type, size, first: false, last: false, stored, buffer, length));
+                    continue;
+                }
+
+                var id = new ObjectId(hash.GetHashAndReset());
+
+                // Already stored (in the repository, or earlier in this conversion): the writer takes the copy back out.
+                Hand(new Piece(type, size, first: false, last: true, stored, buffer, length) { Id = id, Keep = Claim(id) });
+                return id;
+            }
+
+            throw new UnreachableException();
         }
         catch
         {
@@ -197,10 +243,49 @@ internal sealed class PackWriter : IDisposable
         }
     }
 
+    /// <summary>Whether the object is new to the repository and to this conversion (and, from now on, written).</summary>
+    private bool Claim(ObjectId id) => _written.Add(id) && !(_stored?.Invoke(id) ?? false);
+
+    private void Hand(Piece piece)
+    {
+        _ordered.Add(piece);
+        if (piece.Length == 0)
+        {
+            piece.Done.Set();
+        }
+        else
+        {
+            _work.Add(piece);
+        }
+    }
+
     /// <summary>Whether a sample of the content gains (almost) nothing from compression.</summary>
     private bool Incompressible(ReadOnlySpan<byte> sample)
     {
         sample = sample[..Math.Min(sample.Length, SampledSize)];
+
+        // Order-0 entropy first: below 7 bits a byte, Huffman coding alone gains over 12%, so the
+        // content compresses and the trial compression below (most of a millisecond) is not needed.
+        Span<int> counts = stackalloc int[256];
+        foreach (var value in sample)
+        {
+            counts[value]++;
+        }
+
+        var bits = 0.0;
+        foreach (var count in counts)
+        {
+            if (count > 0)
+            {
+                bits -= count * Math.Log2((double)count / sample.Length);
+            }
+        }
+
+        if (bits < sample.Length * 7.0)
+        {
+            return false;
+        }
+
         _sample.SetLength(0);
         using (var deflate = new ZLibStream(_sample, CompressionLevel.Optimal, leaveOpen: true))
         {
@@ -227,131 +312,111 @@ internal sealed class PackWriter : IDisposable
         return total;
     }
 
-    /// <summary>The worker: compresses and writes the objects in the order they were handed over.</summary>
-    private void Work()
+    /// <summary>A compressor: compresses pieces as they come, in any order.</summary>
+    private void Compress()
     {
-        foreach (var job in _jobs.GetConsumingEnumerable())
+        foreach (var piece in _work.GetConsumingEnumerable())
         {
             try
             {
                 if (_failure is null && !_abandoned)
                 {
-                    Apply(job);
+                    piece.Output = new PieceBuffer(piece.Length + (piece.Length / 8) + 64);
+                    (piece.Adler, piece.End) = ZlibPieces.Compress(piece.Input.AsSpan(0, piece.Length), piece.Stored, piece.Last, piece.Output);
+                }
+            }
+#pragma warning disable CA1031 // The failure is kept and rethrown on the caller's thread.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                piece.Failure = ex;
+            }
+            finally
+            {
+                piece.ReturnInput();
+                piece.Done.Set();
+            }
+        }
+    }
+
+    /// <summary>The writer: appends compressed pieces to the pack in the order they were handed over.</summary>
+    private void WriteOut()
+    {
+        foreach (var piece in _ordered.GetConsumingEnumerable())
+        {
+            try
+            {
+                piece.Done.Wait();
+                if (piece.Failure is not null)
+                {
+                    Interlocked.CompareExchange(ref _failure, piece.Failure, null);
+                }
+
+                if (_failure is null && !_abandoned)
+                {
+                    Append(piece);
                 }
             }
 #pragma warning disable CA1031 // The failure is kept and rethrown on the caller's thread by Complete.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                _failure = ex;
+                Interlocked.CompareExchange(ref _failure, ex, null);
             }
             finally
             {
-                if (job is Chunk chunk)
-                {
-                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
-                }
+                piece.Release();
             }
         }
     }
 
-    private void Apply(Job job)
+    private void Append(Piece piece)
     {
-        switch (job)
+        if (piece.First)
         {
-            case Begin begin:
-                _start = _file.Position;
-                _size = begin.Size;
-                _done = 0;
-                _output.ResetCrc();
-                WriteHeader(begin.Type, begin.Size);
-                _storing = begin.Stored;
-                if (begin.Size == 0)
-                {
-                    // A zlib stream of nothing (header, an empty final block, Adler-32 of nothing): the
-                    // compressor writes no header at all when it is given no bytes.
-                    _output.Write([0x78, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-                }
-                else if (_storing)
-                {
-                    _output.Write([0x78, 0x01]);
-                    (_adlerA, _adlerB) = (1, 0);
-                }
-                else
-                {
-                    _deflate = new ZLibStream(_output, CompressionLevel.SmallestSize, leaveOpen: true);
-                }
-
-                break;
-            case Chunk chunk when _storing:
-                WriteStored(chunk.Buffer.AsSpan(0, chunk.Length));
-                break;
-            case Chunk chunk:
-                _deflate!.Write(chunk.Buffer, 0, chunk.Length);
-                _done += chunk.Length;
-                break;
-            case End end:
-                if (_deflate is not null)
-                {
-                    _deflate.Dispose();
-                    _deflate = null;
-                }
-                else if (_storing)
-                {
-                    Span<byte> checksum = stackalloc byte[4];
-                    BinaryPrimitives.WriteUInt32BigEndian(checksum, (_adlerB << 16) | _adlerA);
-                    _output.Write(checksum);
-                }
-
-                if (end.Keep)
-                {
-                    _entries.Add(new PackEntry(end.Id, _start, _output.Crc));
-                }
-                else
-                {
-                    _file.SetLength(_start);
-                    _file.Position = _start;
-                }
-
-                break;
+            _start = _file.Position;
+            _crc = PackCrc.Initial;
+            _adler = 1;
+            WriteHeader(piece.Type, piece.Size);
         }
-    }
 
-    /// <summary>Zlib's uncompressed blocks (at most 65,535 bytes each, the last one flagged final).</summary>
-    private void WriteStored(ReadOnlySpan<byte> data)
-    {
-        Adler32(data, ref _adlerA, ref _adlerB);
-        Span<byte> header = stackalloc byte[5];
-        while (data.Length > 0)
+        if (piece.Output is null)
         {
-            var block = Math.Min(StoredBlock, data.Length);
-            _done += block;
-            header[0] = _done == _size ? (byte)1 : (byte)0;
-            BinaryPrimitives.WriteUInt16LittleEndian(header[1..], (ushort)block);
-            BinaryPrimitives.WriteUInt16LittleEndian(header[3..], (ushort)~block);
-            _output.Write(header);
-            _output.Write(data[..block]);
-            data = data[block..];
+            Emit(EmptyZlib);
         }
-    }
-
-    private static void Adler32(ReadOnlySpan<byte> data, ref uint a, ref uint b)
-    {
-        const uint Modulus = 65521;
-        while (data.Length > 0)
+        else
         {
-            // 5552 bytes is the most that can be summed before b could overflow 32 bits.
-            var chunk = data[..Math.Min(data.Length, 5552)];
-            foreach (var value in chunk)
+            // The zlib header only before the first piece.
+            Emit(piece.Output.Span[(piece.First ? 0 : ZlibPieces.HeaderLength)..piece.End]);
+            _adler = ZlibPieces.CombineAdler(_adler, piece.Adler, piece.Length);
+            if (piece.Last)
             {
-                a += value;
-                b += a;
+                Span<byte> checksum = stackalloc byte[4];
+                BinaryPrimitives.WriteUInt32BigEndian(checksum, _adler);
+                Emit(checksum);
             }
-
-            a %= Modulus;
-            b %= Modulus;
-            data = data[chunk.Length..];
         }
+
+        if (!piece.Last)
+        {
+            return;
+        }
+
+        if (piece.Keep)
+        {
+            _entries.Add(new PackEntry(piece.Id!, _start, PackCrc.Final(_crc)));
+        }
+        else
+        {
+            _file.SetLength(_start);
+            _file.Position = _start;
+        }
+    }
+
+    private void Emit(ReadOnlySpan<byte> bytes)
+    {
+        _crc = PackCrc.Update(_crc, bytes);
+        _file.Write(bytes);
     }
 
     private void WriteHeader(int type, long size)
@@ -368,7 +433,7 @@ internal sealed class PackWriter : IDisposable
         }
 
         header[length++] = current;
-        _output.Write(header[..length]);
+        Emit(header[..length]);
     }
 
     /// <summary>The version 2 pack index: fan-out table, sorted names, CRCs, offsets, checksums.</summary>
@@ -433,78 +498,57 @@ internal sealed class PackWriter : IDisposable
 
     private sealed record PackEntry(ObjectId Id, long Offset, uint Crc);
 
-    /// <summary>What the reading thread hands the worker: an object's start, its content in order, its end.</summary>
-    private abstract record Job;
-
-    private sealed record Begin(int Type, long Size, bool Stored) : Job;
-
-    /// <summary>A pooled buffer, returned by the worker.</summary>
-    private sealed record Chunk(byte[] Buffer, int Length) : Job;
-
-    /// <summary>The object's id, and whether to keep it (false: it is already stored, take it back out).</summary>
-    private sealed record End(ObjectId Id, bool Keep) : Job;
-
-    /// <summary>Passes writes through, keeping the CRC-32 (IEEE) of what was written since the last reset.</summary>
-    private sealed class CrcStream(Stream inner) : Stream
+    /// <summary>Up to a mebibyte of one object, on its way from the reading thread through a compressor to the writer.</summary>
+    private sealed class Piece(int type, long size, bool first, bool last, bool stored, byte[]? input, int length)
     {
-        private static readonly uint[] Table = BuildTable();
-        private uint _crc = 0xFFFFFFFF;
+        public int Type { get; } = type;
 
-        public uint Crc => ~_crc;
+        /// <summary>The whole object's size (for the pack entry's header, written with the first piece).</summary>
+        public long Size { get; } = size;
 
-        public override bool CanRead => false;
+        public bool First { get; } = first;
 
-        public override bool CanSeek => false;
+        public bool Last { get; } = last;
 
-        public override bool CanWrite => true;
+        public bool Stored { get; } = stored;
 
-        public override long Length => inner.Length;
+        /// <summary>A pooled buffer, returned once compressed.</summary>
+        public byte[]? Input { get; private set; } = input;
 
-        public override long Position
+        public int Length { get; } = length;
+
+        /// <summary>On the last piece: the object's id, and whether to keep it (false: it is already stored, take it back out).</summary>
+        public ObjectId? Id { get; init; }
+
+        public bool Keep { get; init; } = true;
+
+        public ManualResetEventSlim Done { get; } = new(false);
+
+        // Set by the compressor.
+        public PieceBuffer? Output { get; set; }
+
+        /// <summary>Where the piece's deflate data ends in <see cref="Output"/> (the Adler-32 after it is the piece's own).</summary>
+        public int End { get; set; }
+
+        public uint Adler { get; set; }
+
+        public Exception? Failure { get; set; }
+
+        public void ReturnInput()
         {
-            get => inner.Position;
-            set => throw new NotSupportedException();
+            if (Input is not null)
+            {
+                ArrayPool<byte>.Shared.Return(Input);
+                Input = null;
+            }
         }
 
-        public void ResetCrc() => _crc = 0xFFFFFFFF;
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
+        public void Release()
         {
-            var crc = _crc;
-            foreach (var b in buffer)
-            {
-                crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-            }
-
-            _crc = crc;
-            inner.Write(buffer);
-        }
-
-        public override void Flush() => inner.Flush();
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        private static uint[] BuildTable()
-        {
-            var table = new uint[256];
-            for (var n = 0u; n < 256; n++)
-            {
-                var c = n;
-                for (var k = 0; k < 8; k++)
-                {
-                    c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                }
-
-                table[n] = c;
-            }
-
-            return table;
+            ReturnInput();
+            Output?.Dispose();
+            Output = null;
+            Done.Dispose();
         }
     }
 }

@@ -294,10 +294,15 @@ public sealed class GitRepoConverterTests : IDisposable
 
         var text = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 40_000).Select(i => $"line {i} of a compressible file\n")));
         var mixed = Random(70_000).Concat(text).ToArray();
+
+        // Larger than the pieces objects are compressed in (1 MiB), so one object is several pieces
+        // compressed on different threads; the copy is found already written once it has streamed by.
+        var longText = Enumerable.Repeat(text, 3).SelectMany(t => t).Concat(Random(1000)).ToArray();
         var files = new Dictionary<string, byte[]>
         {
             ["random-65535"] = Random(65_535), ["random-65536"] = Random(65_536), ["random-65537"] = Random(65_537),
             ["random-big"] = Random(600_000), ["text"] = text, ["random-then-text"] = mixed, ["small"] = "small\n"u8.ToArray(),
+            ["random-pieces"] = Random((3 << 20) + 17), ["text-pieces"] = longText, ["text-pieces-copy"] = longText,
         };
         var layer = new TarLayer().Dir("data");
         foreach (var (name, content) in files)
@@ -323,7 +328,9 @@ public sealed class GitRepoConverterTests : IDisposable
             System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(OnDisk("random-big"), 600_000, 600_000 + 80);
         Assert.InRange(OnDisk("random-65536"), 65_536, 65_536 + 20);
+        Assert.InRange(OnDisk("random-pieces"), (3 << 20) + 17, (3 << 20) + 17 + 300);
         Assert.True(OnDisk("text") < text.Length / 8, $"text: {OnDisk("text")} bytes on disk for {text.Length}");
+        Assert.True(OnDisk("text-pieces") < longText.Length / 8, $"text-pieces: {OnDisk("text-pieces")} bytes on disk for {longText.Length}");
     }
 
     [Fact]

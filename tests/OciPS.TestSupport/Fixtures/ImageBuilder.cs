@@ -50,6 +50,13 @@ public sealed class ImageBuilder
         return this;
     }
 
+    /// <summary>Adds an uncompressed layer from a tar file, streamed (for layers too large to hold in memory).</summary>
+    public ImageBuilder LayerFile(string tarPath, string createdBy = "COPY . /")
+    {
+        _steps.Add(new Step(null, createdBy, FixtureCompression.None, tarPath));
+        return this;
+    }
+
     /// <summary>Adds a history step that changed no files (ENV, CMD…).</summary>
     public ImageBuilder EmptyStep(string createdBy)
     {
@@ -78,6 +85,16 @@ public sealed class ImageBuilder
         foreach (var step in _steps)
         {
             var entry = new Dictionary<string, object> { ["created"] = Created, ["created_by"] = step.CreatedBy };
+            if (step.TarFile is not null)
+            {
+                history.Add(entry);
+                await using var tar = File.OpenRead(step.TarFile);
+                var descriptor = await layout.WriteBlobAsync(tar, LayerMediaType(FixtureCompression.None), null, -1, cancellationToken);
+                diffIds.Add(descriptor.Digest.ToString());
+                layers.Add(descriptor);
+                continue;
+            }
+
             if (step.Tar is null)
             {
                 entry["empty_layer"] = true;
@@ -189,5 +206,5 @@ public sealed class ImageBuilder
         }
     }
 
-    private sealed record Step(byte[]? Tar, string CreatedBy, FixtureCompression Compression);
+    private sealed record Step(byte[]? Tar, string CreatedBy, FixtureCompression Compression, string? TarFile = null);
 }
