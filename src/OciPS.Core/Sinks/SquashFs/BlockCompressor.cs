@@ -38,6 +38,22 @@ internal abstract class BlockCompressor : IDisposable
         }),
     };
 
+    /// <summary>
+    /// Decompresses one block written by this writer (to read a fragment back when a tail may repeat an
+    /// earlier one); returns the length written to <paramref name="output"/>.
+    /// </summary>
+    public static int Decompress(SquashFsCompression compression, byte[] input, int length, byte[] output)
+    {
+        if (compression == SquashFsCompression.Zstd)
+        {
+            using var zstd = new ZstdSharp.Decompressor();
+            return zstd.Unwrap(input.AsSpan(0, length), output);
+        }
+
+        using var zlib = new ZLibStream(new MemoryStream(input, 0, length, writable: false), CompressionMode.Decompress);
+        return zlib.ReadAtLeast(output, output.Length, throwOnEndOfStream: false);
+    }
+
     /// <summary>Compressors kept for reuse across threads (a zstd context is costly to create).</summary>
     internal sealed class Pool(Func<BlockCompressor> create) : IDisposable
     {
