@@ -38,22 +38,6 @@ internal abstract class BlockCompressor : IDisposable
         }),
     };
 
-    /// <summary>
-    /// Decompresses one block written by this writer (to read a fragment back when a tail may repeat an
-    /// earlier one); returns the length written to <paramref name="output"/>.
-    /// </summary>
-    public static int Decompress(SquashFsCompression compression, byte[] input, int length, byte[] output)
-    {
-        if (compression == SquashFsCompression.Zstd)
-        {
-            using var zstd = new ZstdSharp.Decompressor();
-            return zstd.Unwrap(input.AsSpan(0, length), output);
-        }
-
-        using var zlib = new ZLibStream(new MemoryStream(input, 0, length, writable: false), CompressionMode.Decompress);
-        return zlib.ReadAtLeast(output, output.Length, throwOnEndOfStream: false);
-    }
-
     /// <summary>Compressors kept for reuse across threads (a zstd context is costly to create).</summary>
     internal sealed class Pool(Func<BlockCompressor> create) : IDisposable
     {
@@ -132,4 +116,33 @@ internal abstract class BlockCompressor : IDisposable
             base.Dispose();
         }
     }
+}
+
+/// <summary>
+/// Decompresses blocks this writer wrote (a fragment read back when a tail may repeat an earlier one).
+/// Decompression gives the same bytes whichever library does it, so libzstd serves here even for reproducible images.
+/// </summary>
+internal sealed class BlockDecompressor(SquashFsCompression compression) : IDisposable
+{
+    private ZstdSharp.Decompressor? _zstd;
+
+    /// <summary>Decompresses <paramref name="length"/> bytes of <paramref name="input"/> into <paramref name="output"/>; returns the length written.</summary>
+    public int Decompress(byte[] input, int length, byte[] output)
+    {
+        if (compression == SquashFsCompression.Zstd)
+        {
+            if (NativeZstd.IsAvailable)
+            {
+                return NativeZstd.Decompress(input.AsSpan(0, length), output);
+            }
+
+            _zstd ??= new ZstdSharp.Decompressor();
+            return _zstd.Unwrap(input.AsSpan(0, length), output);
+        }
+
+        using var zlib = new ZLibStream(new MemoryStream(input, 0, length, writable: false), CompressionMode.Decompress);
+        return zlib.ReadAtLeast(output, output.Length, throwOnEndOfStream: false);
+    }
+
+    public void Dispose() => _zstd?.Dispose();
 }

@@ -29,6 +29,7 @@ public sealed class SquashFsSink : IRootfsSink
     private readonly Dictionary<ContentKey, FileData> _contents = [];
     private readonly List<Task<(long Start, uint Size)>> _fragmentsWritten = [];
     private byte[] _fragment;
+    private readonly BlockDecompressor _decompressor;
     private byte[]? _readBack;
     private uint _readBackIndex = FileData.NoFragment;
     private int _fragmentUsed;
@@ -50,6 +51,7 @@ public sealed class SquashFsSink : IRootfsSink
         _data = new DataBlockWriter(_file, SuperblockSize, _compressors, options.BlockSize, parallelism);
         _fragment = _data.Buffers.Rent(options.BlockSize);
         _hash = options.DuplicateHash?.Invoke() ?? new XxHash3();
+        _decompressor = new BlockDecompressor(options.Compression);
     }
 
     /// <summary>Starts writing a temporary file next to <paramref name="path"/>.</summary>
@@ -119,6 +121,7 @@ public sealed class SquashFsSink : IRootfsSink
         await RandomAccess.WriteAsync(_file, superblock, 0, cancellationToken).ConfigureAwait(false);
         _file.Dispose();
         _compressors.Dispose();
+        _decompressor.Dispose();
         OutputPlacement.MoveIntoPlace(_temporary, _destination, _options.Force);
         _completed = true;
     }
@@ -134,6 +137,7 @@ public sealed class SquashFsSink : IRootfsSink
         await _data.DisposeAsync().ConfigureAwait(false);
         _file.Dispose();
         _compressors.Dispose();
+        _decompressor.Dispose();
         File.Delete(_temporary);
     }
 
@@ -268,7 +272,7 @@ public sealed class SquashFsSink : IRootfsSink
             try
             {
                 await _data.ReadExactlyAsync(stored.AsMemory(0, length), start).ConfigureAwait(false);
-                BlockCompressor.Decompress(_options.Compression, stored, length, _readBack);
+                _decompressor.Decompress(stored, length, _readBack);
             }
             finally
             {
