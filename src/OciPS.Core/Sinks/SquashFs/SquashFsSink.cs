@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using Microsoft.Win32.SafeHandles;
 using OciPS.Core.Model;
 
@@ -25,7 +24,7 @@ public sealed class SquashFsSink : IRootfsSink
     private readonly SquashFsTree _tree;
     private readonly XattrSets _xattrs;
     private readonly uint _imageTime;
-    private readonly NonCryptographicHashAlgorithm _hash;
+    private readonly DuplicateHash _hash;
     private readonly Dictionary<ContentKey, FileData> _contents = [];
     private readonly List<Task<(long Start, uint Size)>> _fragmentsWritten = [];
     private byte[] _fragment;
@@ -50,7 +49,7 @@ public sealed class SquashFsSink : IRootfsSink
         var parallelism = Math.Max(1, options.Parallelism ?? Environment.ProcessorCount);
         _data = new DataBlockWriter(_file, SuperblockSize, _compressors, options.BlockSize, parallelism);
         _fragment = _data.Buffers.Rent(options.BlockSize);
-        _hash = options.DuplicateHash?.Invoke() ?? new XxHash3();
+        _hash = options.DuplicateHash?.Invoke() ?? new LaneHash();
         _decompressor = new BlockDecompressor(options.Compression);
     }
 
@@ -360,11 +359,6 @@ public sealed class SquashFsSink : IRootfsSink
     /// <summary>A file's content as duplicate detection first knows it: its size and a fast hash (a candidate, then compared).</summary>
     private readonly record struct ContentKey(long Size, ulong Hash)
     {
-        public static ContentKey From(long size, NonCryptographicHashAlgorithm hash)
-        {
-            Span<byte> value = stackalloc byte[Math.Max(8, hash.HashLengthInBytes)];
-            hash.GetHashAndReset(value);
-            return new(size, BinaryPrimitives.ReadUInt64LittleEndian(value));
-        }
+        public static ContentKey From(long size, DuplicateHash hash) => new(size, hash.GetAndReset());
     }
 }
