@@ -101,6 +101,17 @@ public static class EntryName
             return ".";
         }
 
+        // Most names in a layer are already canonical, or only lack a leading "./": kept without allocating.
+        if (IsCanonical(path))
+        {
+            return path;
+        }
+
+        if (path.StartsWith("./", StringComparison.Ordinal) && IsCanonical(path.AsSpan(2)))
+        {
+            return path[2..];
+        }
+
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var kept = new List<string>(parts.Length);
         foreach (var part in parts)
@@ -112,6 +123,27 @@ public static class EntryName
         }
 
         return kept.Count == 0 ? "." : string.Join('/', kept);
+    }
+
+    /// <summary>Whether <see cref="Normalize"/> would give <paramref name="path"/> back unchanged (the root aside).</summary>
+    private static bool IsCanonical(ReadOnlySpan<char> path)
+    {
+        while (true)
+        {
+            var slash = path.IndexOf('/');
+            var part = slash < 0 ? path : path[..slash];
+            if (part.Length == 0 || part is ".")
+            {
+                return false;
+            }
+
+            if (slash < 0)
+            {
+                return true;
+            }
+
+            path = path[(slash + 1)..];
+        }
     }
 
     /// <summary>The parent of a normalised path ("." for top-level names and the root).</summary>

@@ -338,22 +338,33 @@ public sealed class SquashFsSink : IRootfsSink
 
     private static string CheckPath(string path)
     {
-        var parts = path.Split('/');
-        if (path.Length == 0 || path == "." || parts.Any(part => part is "" or "." or "..") || path.Contains('\0', StringComparison.Ordinal))
+        if (path.Contains('\0', StringComparison.Ordinal))
         {
             throw new OciException("ExportEntryUnsafe", OciErrorKind.Security, $"'{path}' is not a path inside the root; nothing is written for it.", path);
         }
 
-        foreach (var part in parts)
+        for (var rest = path.AsSpan(); ;)
         {
+            var slash = rest.IndexOf('/');
+            var part = slash < 0 ? rest : rest[..slash];
+            if (part is "" or "." or "..")
+            {
+                throw new OciException("ExportEntryUnsafe", OciErrorKind.Security, $"'{path}' is not a path inside the root; nothing is written for it.", path);
+            }
+
             // A name of at most 64 UTF-16 units encodes to at most 256 bytes.
-            if (part.Length > 64 && EntryName.Encode(part).Length > 256)
+            if (part.Length > 64 && EntryName.Encode(part.ToString()).Length > 256)
             {
                 throw new OciException("SquashFsNameTooLong", OciErrorKind.LimitsExceeded, $"'{path}' has a name longer than the 256 bytes squashfs allows.", path);
             }
-        }
 
-        return path;
+            if (slash < 0)
+            {
+                return path;
+            }
+
+            rest = rest[(slash + 1)..];
+        }
     }
 
     /// <summary>A file's content as duplicate detection first knows it: its size and a fast hash (a candidate, then compared).</summary>
