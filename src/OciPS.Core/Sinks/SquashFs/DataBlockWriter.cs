@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Win32.SafeHandles;
 
@@ -40,8 +39,6 @@ internal sealed class DataBlockWriter : IAsyncDisposable
     private readonly BlockCompressor.Pool _compressors;
     private readonly Channel<Pending> _queue;
     private readonly Task _writer;
-    private readonly BlockingCollection<CompressionJob> _jobs = [];
-    private readonly Thread[] _compressing;
     private readonly List<(long Start, uint Size)> _fragments = [];
     private readonly int _blockSize;
     private byte[]? _ours;
@@ -54,21 +51,9 @@ internal sealed class DataBlockWriter : IAsyncDisposable
         _position = start;
         _compressors = compressors;
         _blockSize = blockSize;
-        // Deep enough that compression goes on while the merge is busy with small files that make no blocks.
-        var depth = 4 * parallelism;
-        Buffers = ArrayPool<byte>.Create(BlockCompressor.Bound(blockSize), depth + 8);
-        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(depth) { SingleReader = true, SingleWriter = true });
+        Buffers = ArrayPool<byte>.Create(BlockCompressor.Bound(blockSize), 4 * parallelism + 8);
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(2 * parallelism) { SingleReader = true, SingleWriter = true });
         _writer = Task.Run(WriteAllAsync);
-
-        // Compression runs on threads of its own, not the thread pool: queued behind hundreds of block
-        // compressions, the merge's own continuations (reads, decompression, the writer) would wait, and
-        // the cores would go idle whenever the merge fell behind.
-        _compressing = new Thread[parallelism];
-        for (var i = 0; i < parallelism; i++)
-        {
-            _compressing[i] = new Thread(CompressAll) { IsBackground = true, Name = "squashfs compress" };
-            _compressing[i].Start();
-        }
     }
 
     public ArrayPool<byte> Buffers { get; }
@@ -116,15 +101,7 @@ internal sealed class DataBlockWriter : IAsyncDisposable
     public async Task<long> CompleteAsync()
     {
         _queue.Writer.TryComplete();
-        try
-        {
-            await _writer.ConfigureAwait(false);
-        }
-        finally
-        {
-            StopCompressing();
-        }
-
+        await _writer.ConfigureAwait(false);
         return _position;
     }
 
@@ -139,64 +116,13 @@ internal sealed class DataBlockWriter : IAsyncDisposable
         {
             // Disposing after a failure: the failure has already been reported where it happened.
         }
-        finally
-        {
-            StopCompressing();
-        }
     }
 
-    private Task<(byte[] Output, int Length)> Compress(byte[] buffer, int length)
+    private Task<(byte[] Output, int Length)> Compress(byte[] buffer, int length) => Task.Run(() =>
     {
-        var job = new CompressionJob(buffer, length);
-        _jobs.Add(job);
-        return job.Task;
-    }
-
-    private void CompressAll()
-    {
-        foreach (var job in _jobs.GetConsumingEnumerable())
-        {
-            try
-            {
-                var output = Buffers.Rent(BlockCompressor.Bound(job.Length));
-                job.SetResult((output, _compressors.Compress(job.Input.AsSpan(0, job.Length), output)));
-            }
-            catch (Exception ex)
-            {
-                job.SetException(ex);
-            }
-        }
-    }
-
-    /// <summary>Once the writer is done (nothing more can be queued): the compressing threads finish and end.</summary>
-    private void StopCompressing()
-    {
-        if (_jobs.IsAddingCompleted)
-        {
-            return;
-        }
-
-        // The writer's last steps may have run on a compressing thread (a block's completion continues
-        // there), and so may this: that thread ends on its own once this returns.
-        _jobs.CompleteAdding();
-        var onCompressingThread = false;
-        foreach (var thread in _compressing)
-        {
-            if (thread == Thread.CurrentThread)
-            {
-                onCompressingThread = true;
-            }
-            else
-            {
-                thread.Join();
-            }
-        }
-
-        if (!onCompressingThread)
-        {
-            _jobs.Dispose();
-        }
-    }
+        var output = Buffers.Rent(BlockCompressor.Bound(length));
+        return (output, _compressors.Compress(buffer.AsSpan(0, length), output));
+    });
 
     private async ValueTask EnqueueAsync(Pending pending, CancellationToken cancellationToken)
     {
@@ -264,8 +190,7 @@ internal sealed class DataBlockWriter : IAsyncDisposable
             var input = pending.Input!;
             var stored = length < pending.Length ? output.AsMemory(0, length) : input.AsMemory(0, pending.Length);
             size = (uint)stored.Length | (length < pending.Length ? 0 : Uncompressed);
-            // Written here, often on the compressing thread that finished the block: a page-cache copy, not worth a hop.
-            RandomAccess.Write(_output, stored.Span, _position);
+            await RandomAccess.WriteAsync(_output, stored, _position).ConfigureAwait(false);
             Buffers.Return(output);
             Buffers.Return(input);
         }
@@ -352,14 +277,6 @@ internal sealed class DataBlockWriter : IAsyncDisposable
                 }
             }
         }
-    }
-
-    /// <summary>A block to compress; completes (on the compressing thread) with the output buffer and length.</summary>
-    private sealed class CompressionJob(byte[] input, int length) : TaskCompletionSource<(byte[] Output, int Length)>
-    {
-        public byte[] Input { get; } = input;
-
-        public int Length { get; } = length;
     }
 
     /// <summary>
