@@ -142,16 +142,7 @@ internal sealed partial class CopyPlanner
                 }
 
                 found[i] = true;
-                var kind = entry.Type switch
-                {
-                    OciFileType.Directory => TarEntryKind.Directory,
-                    OciFileType.Symlink => TarEntryKind.Symlink,
-                    OciFileType.Hardlink => TarEntryKind.Hardlink,
-                    OciFileType.CharDevice => TarEntryKind.CharDevice,
-                    OciFileType.BlockDevice => TarEntryKind.BlockDevice,
-                    OciFileType.Fifo => TarEntryKind.Fifo,
-                    _ => TarEntryKind.File,
-                };
+                var kind = TarEntryKinds.From(entry.Type) ?? TarEntryKind.File;
                 if (kind == TarEntryKind.Hardlink)
                 {
                     var linkTarget = entry.LinkTarget ?? string.Empty;
