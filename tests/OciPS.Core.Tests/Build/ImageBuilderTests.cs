@@ -472,10 +472,8 @@ public sealed class ImageBuilderTests : IDisposable
     public async Task AddDownloadsUrlsCheckedByChecksum()
     {
         var content = "downloaded payload\n"u8.ToArray();
-        using var listener = new System.Net.HttpListener();
-        var port = FreePort();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
+        var (listener, port) = LoopbackHttpListener.Start();
+        using var _ = listener;
         var serving = Task.Run(async () =>
         {
             while (listener.IsListening)
@@ -504,13 +502,6 @@ public sealed class ImageBuilderTests : IDisposable
         Assert.Contains("Dockerfile:2:", ex.Message, StringComparison.Ordinal);
         listener.Stop();
         await serving;
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        socket.Start();
-        return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
     }
 
     [Fact]
