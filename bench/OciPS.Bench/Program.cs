@@ -35,7 +35,10 @@ if (Environment.GetEnvironmentVariable("OCIPS_BENCH_WARM") == "1")
     Console.Error.WriteLine($"{selected.Name} (warm-up): {warmClock.Elapsed.TotalSeconds:F2} s");
 }
 
+using var sampler = Environment.GetEnvironmentVariable("OCIPS_BENCH_ALLOC") == "1" ? new AllocationSampler() : null;
 var clock = Stopwatch.StartNew();
 await selected.RunAsync(args[1..], cancel.Token);
 Console.Error.WriteLine($"{selected.Name}: {clock.Elapsed.TotalSeconds:F2} s");
+Console.Error.WriteLine($"allocated {GC.GetTotalAllocatedBytes() >> 20} MiB; collections gen0/1/2: {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
+sampler?.Print(Console.Error, 25);
 return 0;
