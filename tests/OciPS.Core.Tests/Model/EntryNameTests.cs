@@ -28,10 +28,20 @@ public sealed class EntryNameTests
     [InlineData("a/../b", "a/../b")]
     [InlineData("...", "...")]
     [InlineData("a/.b/..c/...", "a/.b/..c/...")]
+    [InlineData("usr//bin/./env", "usr/bin/env")]
+    [InlineData("./usr/bin/.", "usr/bin")]
+    [InlineData("//./", ".")]
     public void NormalizeDropsSlashesAndDotsButKeepsParentComponents(string name, string expected)
     {
         Assert.Equal(expected, EntryName.Normalize(name));
         Assert.Equal(expected, EntryName.Normalize(expected));
+    }
+
+    [Fact]
+    public void ACanonicalNameIsGivenBackAsItIs()
+    {
+        var name = "usr/share/doc/readme";
+        Assert.Same(name, EntryName.Normalize(name));
     }
 
     [Theory]
