@@ -101,15 +101,23 @@ public static class EntryName
             return ".";
         }
 
-        // Most names in a layer are already canonical, or only lack a leading "./": kept without allocating.
-        if (IsCanonical(path))
+        // Most names in a layer are already canonical once a leading "./" or "/" and a trailing "/" are
+        // dropped: return them without splitting (this runs for every entry of every layer).
+        var start = 0;
+        while (start < path.Length && path[start] == '/' || start + 1 < path.Length && path[start] == '.' && path[start + 1] == '/')
         {
-            return path;
+            start += path[start] == '/' ? 1 : 2;
         }
 
-        if (path.StartsWith("./", StringComparison.Ordinal) && IsCanonical(path.AsSpan(2)))
+        var end = path.Length;
+        while (end > start && path[end - 1] == '/')
         {
-            return path[2..];
+            end--;
+        }
+
+        if (end > start && IsCanonical(path.AsSpan(start, end - start)))
+        {
+            return start == 0 && end == path.Length ? path : path[start..end];
         }
 
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -125,25 +133,44 @@ public static class EntryName
         return kept.Count == 0 ? "." : string.Join('/', kept);
     }
 
-    /// <summary>Whether <see cref="Normalize"/> would give <paramref name="path"/> back unchanged (the root aside).</summary>
+    /// <summary>Whether a path without leading or trailing slashes has no empty and no "." component.</summary>
     private static bool IsCanonical(ReadOnlySpan<char> path)
     {
-        while (true)
+        var componentStart = 0;
+        for (var i = 0; i <= path.Length; i++)
         {
-            var slash = path.IndexOf('/');
-            var part = slash < 0 ? path : path[..slash];
-            if (part.Length == 0 || part is ".")
+            if (i < path.Length && path[i] != '/')
+            {
+                continue;
+            }
+
+            var length = i - componentStart;
+            if (length == 0 || length == 1 && path[componentStart] == '.')
             {
                 return false;
             }
 
-            if (slash < 0)
+            componentStart = i + 1;
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a normalised path has a ".." component.</summary>
+    public static bool HasParentComponent(string normalizedPath)
+    {
+        var index = normalizedPath.IndexOf("..", StringComparison.Ordinal);
+        while (index >= 0)
+        {
+            if ((index == 0 || normalizedPath[index - 1] == '/') && (index + 2 == normalizedPath.Length || normalizedPath[index + 2] == '/'))
             {
                 return true;
             }
 
-            path = path[(slash + 1)..];
+            index = normalizedPath.IndexOf("..", index + 1, StringComparison.Ordinal);
         }
+
+        return false;
     }
 
     /// <summary>The parent of a normalised path ("." for top-level names and the root).</summary>
