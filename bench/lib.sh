@@ -44,6 +44,29 @@ measure() {
     printf '%-28s median %8.2f s   cpu %8.2f s   peak RSS %6d MiB   (%s runs)\n' "$name" "$median" "${!cpu_var}" "$((rss / 1024))" "$RUNS"
 }
 
+# measure_warm NAME COMMAND...: like measure, for an OciPS.Bench scenario run twice in one process
+# (OCIPS_BENCH_WARM=1): only the second run is timed, from the process's own clock. It is what a
+# PowerShell session sees once it has run the cmdlet: .NET has compiled the code (a cold process
+# spends a large share of a 3 s run in the JIT's tiers), so cold and warm are both reported.
+measure_warm() {
+    local name="$1"
+    shift
+    local walls=() err
+    err="$(mktemp)"
+    for _ in $(seq "$RUNS"); do
+        [ -n "${BEFORE_EACH:-}" ] && eval "$BEFORE_EACH"
+        sync
+        OCIPS_BENCH_WARM=1 "$@" >/dev/null 2>"$err"
+        cat "$err" >>"$DATA/$name.stderr"
+        walls+=("$(awk '/^[a-z0-9-]+: [0-9.]+ s$/ { t = $2 } END { print t }' "$err")")
+    done
+    rm -f "$err"
+    local median
+    median="$(printf '%s\n' "${walls[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
+    printf -v "${name}_wall" '%s' "$median"
+    printf '%-28s median %8.2f s   (second run in one process, %s runs)\n' "$name" "$median" "$RUNS"
+}
+
 # ratio A B GOAL LABEL: prints A/B and whether it meets the goal (A/B <= GOAL).
 ratio() {
     awk -v a="$1" -v b="$2" -v goal="$3" -v label="$4" 'BEGIN {

@@ -13,4 +13,10 @@ public interface IBenchScenario
     string Usage { get; }
 
     Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The arguments of an untimed first run (OCIPS_BENCH_WARM=1) that writes somewhere else; null when
+    /// the scenario has no warm mode.
+    /// </summary>
+    IReadOnlyList<string>? WarmUpArguments(IReadOnlyList<string> arguments) => null;
 }

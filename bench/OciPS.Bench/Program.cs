@@ -25,7 +25,20 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 
+// OCIPS_BENCH_WARM=1 runs the scenario once first, into "<last argument>.warm", and times only the
+// second run: what a PowerShell session that has already run the cmdlet sees (the JIT's work done).
+if (Environment.GetEnvironmentVariable("OCIPS_BENCH_WARM") == "1")
+{
+    var warm = selected.WarmUpArguments(args[1..]) ?? throw new InvalidOperationException(selected.Name + " has no warm mode");
+    var warmClock = Stopwatch.StartNew();
+    await selected.RunAsync(warm, cancel.Token);
+    Console.Error.WriteLine($"{selected.Name} (warm-up): {warmClock.Elapsed.TotalSeconds:F2} s");
+}
+
+using var sampler = Environment.GetEnvironmentVariable("OCIPS_BENCH_ALLOC") == "1" ? new AllocationSampler() : null;
 var clock = Stopwatch.StartNew();
 await selected.RunAsync(args[1..], cancel.Token);
 Console.Error.WriteLine($"{selected.Name}: {clock.Elapsed.TotalSeconds:F2} s");
+Console.Error.WriteLine($"allocated {GC.GetTotalAllocatedBytes() >> 20} MiB; collections gen0/1/2: {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
+sampler?.Print(Console.Error, 25);
 return 0;

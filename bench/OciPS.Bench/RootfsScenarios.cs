@@ -11,6 +11,8 @@ public sealed class ExportRootfsScenario : IBenchScenario
 
     public string Usage => "<location> <destination> <Directory|Tar|SquashFs|...> [None|Gzip|Zstd] [block size] [level]";
 
+    public IReadOnlyList<string>? WarmUpArguments(IReadOnlyList<string> arguments) => [arguments[0], arguments[1] + ".warm", .. arguments.Skip(2)];
+
     public async Task RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
         var image = await BenchImages.LoadAsync(arguments[0], cancellationToken);

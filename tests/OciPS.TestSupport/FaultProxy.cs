@@ -67,21 +67,8 @@ public sealed class FaultProxy : IDisposable
 
     public static FaultProxy Start(string upstreamHost)
     {
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = LocalRegistry.FreePort();
-            var listener = new HttpListener();
-            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                listener.Start();
-                return new FaultProxy(listener, port, upstreamHost);
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                listener.Close();
-            }
-        }
+        var (listener, port) = LoopbackHttpListener.Start();
+        return new FaultProxy(listener, port, upstreamHost);
     }
 
     /// <summary>

@@ -54,21 +54,8 @@ public sealed class TokenIssuer : IDisposable
         var request = new CertificateRequest("CN=ocips-test-token-signer", key, HashAlgorithmName.SHA256);
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(7));
         var pem = certificate.ExportCertificatePem();
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = LocalRegistry.FreePort();
-            var listener = new HttpListener();
-            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                listener.Start();
-                return new TokenIssuer(listener, key, pem, port, username, password);
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                listener.Close();
-            }
-        }
+        var (listener, port) = LoopbackHttpListener.Start();
+        return new TokenIssuer(listener, key, pem, port, username, password);
     }
 
     public void Dispose()

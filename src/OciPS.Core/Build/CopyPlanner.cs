@@ -34,7 +34,7 @@ internal sealed record CopyPlan(Func<CancellationToken, IAsyncEnumerable<LayerIt
 /// destination is under WORKDIR; files are root-owned unless --chown; --chmod sets every mode; ADD
 /// unpacks local tar archives and downloads URLs (checked with --checksum).
 /// </summary>
-internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions options, string downloadDirectory)
+internal sealed partial class CopyPlanner(BuildContext context, ImageBuildOptions options, string downloadDirectory)
 {
     private readonly string _file = options.DockerfilePath is null ? "Dockerfile" : Path.GetFileName(options.DockerfilePath);
 
@@ -288,125 +288,6 @@ internal sealed class CopyPlanner(BuildContext context, ImageBuildOptions option
                 }
             }
         }
-    }
-
-    private async IAsyncEnumerable<LayerItem> FromImageAsync(StageTree tree, CopyRequest request, string target, bool destinationIsDirectory, LayerItem[] parents, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var from = request.From!;
-        var sources = request.Sources.Select(s => Normalise(s)).ToArray();
-        var found = new bool[sources.Length];
-        var epoch = options.SourceDateEpoch is { } sde ? new UnixTime(sde, 0) : (UnixTime?)null;
-        var emitted = new HashSet<string>(StringComparer.Ordinal);
-        var owner = request.Owner ?? (0, 0);
-        var targetExists = tree.Lookup(target) is { IsDirectory: true };
-        foreach (var parent in parents)
-        {
-            emitted.Add(parent.Path);
-            yield return parent;
-        }
-
-        var merger = new LayerMerger(MergeLayer.Of(from.Image), report: null, progress: null, activity: "Reading " + from.Name);
-        await foreach (var merged in merger.MergeAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var entry = merged.Entry;
-            for (var i = 0; i < sources.Length; i++)
-            {
-                var path = MapFromImage(entry.Path == "." ? string.Empty : entry.Path, sources[i], target, destinationIsDirectory || sources.Length > 1, entry.Type == OciFileType.Directory);
-                if (path is null || entry.IsWhiteout)
-                {
-                    continue;
-                }
-
-                if (entry.Type == OciFileType.Directory && path == target)
-                {
-                    // A source directory's contents go into the destination, made 0755 (--chown's owner) when
-                    // missing and left as it is when it exists, as for a directory of the build context.
-                    found[i] = true;
-                    if (!targetExists && target.Length > 0 && emitted.Add(path))
-                    {
-                        targetExists = true;
-                        yield return new LayerItem { Path = target, Kind = TarEntryKind.Directory, Mode = 0x1ED, Uid = owner.Uid, Gid = owner.Gid, ModifiedTime = epoch ?? UnixTime.FromDateTimeOffset(DateTimeOffset.UtcNow) };
-                    }
-
-                    continue;
-                }
-
-                if (!emitted.Add(path))
-                {
-                    continue;
-                }
-
-                found[i] = true;
-                var kind = entry.Type switch
-                {
-                    OciFileType.Directory => TarEntryKind.Directory,
-                    OciFileType.Symlink => TarEntryKind.Symlink,
-                    OciFileType.Hardlink => TarEntryKind.Hardlink,
-                    OciFileType.CharDevice => TarEntryKind.CharDevice,
-                    OciFileType.BlockDevice => TarEntryKind.BlockDevice,
-                    OciFileType.Fifo => TarEntryKind.Fifo,
-                    _ => TarEntryKind.File,
-                };
-                if (kind == TarEntryKind.Hardlink)
-                {
-                    var linked = sources.Select(s => MapFromImage(entry.LinkTarget ?? string.Empty, s, target, destinationIsDirectory || sources.Length > 1, false)).FirstOrDefault(p => p is not null);
-                    if (linked is null)
-                    {
-                        options.Warning?.Invoke($"{_file}:{request.Instruction.StartLine}: '{entry.Path}' is a hard link to '{entry.LinkTarget}', which is not copied; it is left out.");
-                        continue;
-                    }
-
-                    yield return Item(entry, path, kind, request, epoch) with { LinkTarget = linked };
-                    continue;
-                }
-
-                var content = merged.Content;
-                yield return Item(entry, path, kind, request, epoch) with
-                {
-                    Open = kind == TarEntryKind.File && content is not null ? _ => Task.FromResult<Stream>(new NonClosingStream(content)) : null,
-                };
-            }
-        }
-
-        var missing = sources.Where((s, i) => !found[i]).ToArray();
-        if (missing.Length > 0)
-        {
-            throw new BuildException("BuildSourceNotFound", OciErrorKind.NotFound, $"{_file}:{request.Instruction.StartLine}: {string.Join(", ", missing.Select(m => "/" + m))} not found in {from.Name}.", from.Name);
-        }
-    }
-
-    private static LayerItem Item(OciFileEntry entry, string path, TarEntryKind kind, CopyRequest request, UnixTime? epoch) => new()
-    {
-        Path = path,
-        Kind = kind,
-        Mode = kind == TarEntryKind.Symlink ? entry.Mode : request.Mode ?? entry.Mode,
-        Uid = request.Owner?.Uid ?? entry.Uid,
-        Gid = request.Owner?.Gid ?? entry.Gid,
-        Size = kind == TarEntryKind.File ? entry.Size : 0,
-        ModifiedTime = epoch is { } e && entry.ModifiedTime > e ? e : entry.ModifiedTime,
-        LinkTarget = entry.LinkTarget,
-        Xattrs = entry.Xattrs,
-    };
-
-    /// <summary>Where an entry of the --from image lands, or null when the source does not cover it.</summary>
-    private static string? MapFromImage(string entryPath, string source, string target, bool intoDirectory, bool isDirectory)
-    {
-        if (entryPath == source || source.Length == 0 && entryPath.Length == 0)
-        {
-            return isDirectory ? target : intoDirectory ? Join(target, source.Split('/')[^1]) : target;
-        }
-
-        if (source.Length == 0)
-        {
-            return Join(target, entryPath);
-        }
-
-        if (entryPath.StartsWith(source + "/", StringComparison.Ordinal))
-        {
-            return Join(target, entryPath[(source.Length + 1)..]);
-        }
-
-        return null;
     }
 
     private async Task<(string Path, string Name, UnixTime? Modified)> DownloadAsync(string url, string? checksum, int line, CancellationToken cancellationToken)

@@ -148,6 +148,20 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
     /// </summary>
     public ResolvedPath Resolve(string path, int line)
     {
+        var resolved = FollowLinks(
+            path,
+            Lookup,
+            current => NotADirectory(path, current, line),
+            () => new BuildException("BuildDestinationLinkLoop", OciErrorKind.InvalidData, $"{fileName}:{line}: too many levels of symbolic links in '/{path}'.", "/" + path));
+        return new ResolvedPath(resolved, Lookup(resolved));
+    }
+
+    /// <summary>
+    /// The walk behind <see cref="Resolve"/>, over any view of a tree: each component that is a link is
+    /// replaced by its target (absolute targets restart at the root, '..' stops at the root).
+    /// </summary>
+    internal static string FollowLinks(string path, Func<string, TreeNode?> lookup, Func<string, Exception> notADirectory, Func<Exception> tooManyLinks)
+    {
         var remaining = new Stack<string>(Enumerable.Reverse(path.Split('/', StringSplitOptions.RemoveEmptyEntries)));
         var current = string.Empty;
         var links = 0;
@@ -164,17 +178,17 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
                 continue;
             }
 
-            if (Lookup(current) is { IsDirectory: false })
+            if (current.Length > 0 && lookup(current) is { IsDirectory: false })
             {
-                throw NotADirectory(path, current, line);
+                throw notADirectory(current);
             }
 
             var next = current.Length == 0 ? component : current + "/" + component;
-            if (Lookup(next) is { Kind: TarEntryKind.Symlink, LinkTarget: { } target })
+            if (lookup(next) is { Kind: TarEntryKind.Symlink, LinkTarget: { } target })
             {
                 if (++links > MaxLinks)
                 {
-                    throw new BuildException("BuildDestinationLinkLoop", OciErrorKind.InvalidData, $"{fileName}:{line}: too many levels of symbolic links in '/{path}'.", "/" + path);
+                    throw tooManyLinks();
                 }
 
                 foreach (var part in Enumerable.Reverse(target.Split('/', StringSplitOptions.RemoveEmptyEntries)))
@@ -193,7 +207,7 @@ internal sealed class StageTree(OciImage? baseImage, string fileName)
             current = next;
         }
 
-        return new ResolvedPath(current, Lookup(current));
+        return current;
     }
 
     /// <summary>

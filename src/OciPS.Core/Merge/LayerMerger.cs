@@ -451,7 +451,7 @@ public sealed class LayerMerger
         }
 
         var normalised = EntryName.Normalize(path);
-        if (!normalised.Split('/').Contains(".."))
+        if (!EntryName.HasParentComponent(normalised))
         {
             return normalised;
         }

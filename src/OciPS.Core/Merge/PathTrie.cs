@@ -16,13 +16,15 @@ internal sealed class PathTrie
     public Node GetOrAdd(string path)
     {
         var node = _root;
-        foreach (var part in Split(path))
+        for (var (from, length) = First(path); length >= 0; (from, length) = Next(path, from, length))
         {
-            node.Children ??= new Dictionary<string, Node>(StringComparer.Ordinal);
-            if (!node.Children.TryGetValue(part, out var child))
+            node.Children ??= new Dictionary<NameKey, Node>(NameKey.Comparer);
+            var key = new NameKey(path, from, length);
+            if (!node.Children.TryGetValue(key, out var child))
             {
-                child = new Node(node, part);
-                node.Children[part] = child;
+                var name = path.Substring(from, length);
+                child = new Node(node, name);
+                node.Children[new NameKey(name, 0, name.Length)] = child;
             }
 
             node = child;
@@ -34,9 +36,9 @@ internal sealed class PathTrie
     public Node? Find(string path)
     {
         var node = _root;
-        foreach (var part in Split(path))
+        for (var (from, length) = First(path); length >= 0; (from, length) = Next(path, from, length))
         {
-            if (node.Children is null || !node.Children.TryGetValue(part, out node))
+            if (node.Children is null || !node.Children.TryGetValue(new NameKey(path, from, length), out node))
             {
                 return null;
             }
@@ -53,15 +55,14 @@ internal sealed class PathTrie
     public bool IsHidden(string path, int layer, int view = int.MaxValue)
     {
         var node = _root;
-        var parts = Split(path);
-        for (var i = 0; i < parts.Length; i++)
+        for (var (from, length) = First(path); length >= 0; (from, length) = Next(path, from, length))
         {
             if (node.HidesChildren(layer, view))
             {
                 return true;
             }
 
-            if (node.Children is null || !node.Children.TryGetValue(parts[i], out var child))
+            if (node.Children is null || !node.Children.TryGetValue(new NameKey(path, from, length), out var child))
             {
                 return false;
             }
@@ -80,10 +81,9 @@ internal sealed class PathTrie
     public Node? NonDirectoryAncestor(string path)
     {
         var node = _root;
-        var parts = Split(path);
-        for (var i = 0; i < parts.Length - 1; i++)
+        for (var (from, length) = First(path); length >= 0 && from + length < path.Length; (from, length) = Next(path, from, length))
         {
-            if (node.Children is null || !node.Children.TryGetValue(parts[i], out node))
+            if (node.Children is null || !node.Children.TryGetValue(new NameKey(path, from, length), out node))
             {
                 return null;
             }
@@ -97,7 +97,34 @@ internal sealed class PathTrie
         return null;
     }
 
-    private static string[] Split(string path) => path == "." ? [] : path.Split('/');
+    // The components of a normalised path, walked without allocating: (start, length) of the first,
+    // then of each next; length -1 when there is none. "." (the root) has none. Every entry of every
+    // layer walks the trie a few times, so splitting into strings showed up as most of the merge's garbage.
+    private static (int From, int Length) First(string path) => path == "." ? (0, -1) : Component(path, 0);
+
+    private static (int From, int Length) Next(string path, int from, int length) =>
+        from + length >= path.Length ? (0, -1) : Component(path, from + length + 1);
+
+    private static (int From, int Length) Component(string path, int from)
+    {
+        var slash = path.IndexOf('/', from);
+        return (from, (slash < 0 ? path.Length : slash) - from);
+    }
+
+    /// <summary>A child's name as a slice of some string, so a lookup needs no substring.</summary>
+    internal readonly struct NameKey(string source, int start, int length)
+    {
+        public static readonly IEqualityComparer<NameKey> Comparer = new KeyComparer();
+
+        public ReadOnlySpan<char> Span => source.AsSpan(start, length);
+
+        private sealed class KeyComparer : IEqualityComparer<NameKey>
+        {
+            public bool Equals(NameKey x, NameKey y) => x.Span.SequenceEqual(y.Span);
+
+            public int GetHashCode(NameKey key) => string.GetHashCode(key.Span, StringComparison.Ordinal);
+        }
+    }
 
     /// <summary>What the merge emitted at a path.</summary>
     internal sealed record EmittedInfo(OciFileType Type, int Layer, string? LinkGroup);
@@ -111,7 +138,7 @@ internal sealed class PathTrie
 
         public string Name { get; } = name;
 
-        public Dictionary<string, Node>? Children { get; set; }
+        public Dictionary<NameKey, Node>? Children { get; set; }
 
         public EmittedInfo? Emitted { get; set; }
 

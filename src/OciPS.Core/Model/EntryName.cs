@@ -101,6 +101,25 @@ public static class EntryName
             return ".";
         }
 
+        // Most names in a layer are already canonical once a leading "./" or "/" and a trailing "/" are
+        // dropped: return them without splitting (this runs for every entry of every layer).
+        var start = 0;
+        while (start < path.Length && path[start] == '/' || start + 1 < path.Length && path[start] == '.' && path[start + 1] == '/')
+        {
+            start += path[start] == '/' ? 1 : 2;
+        }
+
+        var end = path.Length;
+        while (end > start && path[end - 1] == '/')
+        {
+            end--;
+        }
+
+        if (end > start && IsCanonical(path.AsSpan(start, end - start)))
+        {
+            return start == 0 && end == path.Length ? path : path[start..end];
+        }
+
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var kept = new List<string>(parts.Length);
         foreach (var part in parts)
@@ -112,6 +131,46 @@ public static class EntryName
         }
 
         return kept.Count == 0 ? "." : string.Join('/', kept);
+    }
+
+    /// <summary>Whether a path without leading or trailing slashes has no empty and no "." component.</summary>
+    private static bool IsCanonical(ReadOnlySpan<char> path)
+    {
+        var componentStart = 0;
+        for (var i = 0; i <= path.Length; i++)
+        {
+            if (i < path.Length && path[i] != '/')
+            {
+                continue;
+            }
+
+            var length = i - componentStart;
+            if (length == 0 || length == 1 && path[componentStart] == '.')
+            {
+                return false;
+            }
+
+            componentStart = i + 1;
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether a normalised path has a ".." component.</summary>
+    public static bool HasParentComponent(string normalizedPath)
+    {
+        var index = normalizedPath.IndexOf("..", StringComparison.Ordinal);
+        while (index >= 0)
+        {
+            if ((index == 0 || normalizedPath[index - 1] == '/') && (index + 2 == normalizedPath.Length || normalizedPath[index + 2] == '/'))
+            {
+                return true;
+            }
+
+            index = normalizedPath.IndexOf("..", index + 1, StringComparison.Ordinal);
+        }
+
+        return false;
     }
 
     /// <summary>The parent of a normalised path ("." for top-level names and the root).</summary>

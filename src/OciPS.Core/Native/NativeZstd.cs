@@ -23,6 +23,20 @@ internal static unsafe class NativeZstd
     public static Context CreateContext(int level) =>
         new(Loaded.Value ?? throw new InvalidOperationException("libzstd is not loaded."), level);
 
+    /// <summary>Decompresses one whole zstd frame into <paramref name="output"/>; returns its length.</summary>
+    public static int Decompress(ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        var exports = Loaded.Value ?? throw new InvalidOperationException("libzstd is not loaded.");
+        fixed (byte* source = input)
+        fixed (byte* target = output)
+        {
+            var written = exports.Decompress(target, (nuint)output.Length, source, (nuint)input.Length);
+            return exports.IsError(written)
+                ? throw new InvalidDataException($"libzstd failed to decompress a frame of {input.Length} bytes (error {unchecked((long)(0 - written))}).")
+                : (int)written;
+        }
+    }
+
     private static Exports? Load()
     {
         if (Environment.GetEnvironmentVariable("OCIPS_NATIVE_ZSTD") == "0")
@@ -44,13 +58,15 @@ internal static unsafe class NativeZstd
                 NativeLibrary.TryGetExport(library, "ZSTD_createCCtx", out var create) &&
                 NativeLibrary.TryGetExport(library, "ZSTD_freeCCtx", out var free) &&
                 NativeLibrary.TryGetExport(library, "ZSTD_compressCCtx", out var compress) &&
+                NativeLibrary.TryGetExport(library, "ZSTD_decompress", out var decompress) &&
                 NativeLibrary.TryGetExport(library, "ZSTD_isError", out var isError))
             {
                 var number = ((delegate* unmanaged<uint>)version)();
                 if (number >= 10400)
                 {
                     return new Exports(number, (delegate* unmanaged<nint>)create, (delegate* unmanaged<nint, nuint>)free,
-                        (delegate* unmanaged<nint, byte*, nuint, byte*, nuint, int, nuint>)compress, (delegate* unmanaged<nuint, uint>)isError);
+                        (delegate* unmanaged<nint, byte*, nuint, byte*, nuint, int, nuint>)compress, (delegate* unmanaged<byte*, nuint, byte*, nuint, nuint>)decompress,
+                        (delegate* unmanaged<nuint, uint>)isError);
                 }
             }
 
@@ -65,6 +81,7 @@ internal static unsafe class NativeZstd
         delegate* unmanaged<nint> create,
         delegate* unmanaged<nint, nuint> free,
         delegate* unmanaged<nint, byte*, nuint, byte*, nuint, int, nuint> compress,
+        delegate* unmanaged<byte*, nuint, byte*, nuint, nuint> decompress,
         delegate* unmanaged<nuint, uint> isError)
     {
         public uint Version { get; } = version;
@@ -75,6 +92,8 @@ internal static unsafe class NativeZstd
 
         public nuint Compress(nint context, byte* output, nuint capacity, byte* input, nuint length, int level) =>
             compress(context, output, capacity, input, length, level);
+
+        public nuint Decompress(byte* output, nuint capacity, byte* input, nuint length) => decompress(output, capacity, input, length);
 
         public bool IsError(nuint code) => isError(code) != 0;
     }

@@ -187,6 +187,48 @@ public sealed class BaseFilesTests : IDisposable
     }
 
     [Fact]
+    public async Task CopyFromFollowsSourceLinksAndExpandsGlobs()
+    {
+        // BuildKit copies a --from source with its symbolic links followed (the source path and its last
+        // component), naming the copy as the source: `COPY --from=busybox /bin/sh /out/` gives a file
+        // /out/sh. Links inside a copied directory stay links. A glob copies every match; a matching
+        // directory's contents go into the destination.
+        var fromLayout = OciLayoutWriter.Open(_build.Combine("from"));
+        await new FixtureImage()
+            .Layer(new LayerBuilder()
+                .Symlink("bin", "usr/bin").Symlink("lib", "usr/lib")
+                .Directory("usr").Directory("usr/bin").File("usr/bin/busybox", "BB", 0x1ED).Symlink("usr/bin/sh", "busybox")
+                .Directory("usr/lib").File("usr/lib/libfoo.so.1.2", "FOO", 0x1ED).Symlink("usr/lib/libfoo.so.1", "libfoo.so.1.2")
+                .Directory("etc").Directory("etc/real", 0x1C0, 7, 7).File("etc/real/conf", "C").Symlink("etc/real/self", "conf").Symlink("etc/alt", "/etc/real")
+                .Directory("app").File("app/a.dll", "A").File("app/b.dll", "B").File("app/c.txt", "T").Symlink("app/d.dll", "a.dll")
+                .Directory("app/z.dll").File("app/z.dll/inner", "I")
+                .Symlink("dangling", "nowhere"))
+            .WriteAsync(fromLayout, "v1");
+        var from = "oci:" + fromLayout.Root + ":v1";
+
+        var (_, tree) = await _build.BuildTreeAsync($"""
+            FROM scratch
+            COPY --from={from} /bin/sh /out/
+            COPY --from={from} /lib/libfoo.so.1 /out/lib/
+            COPY --from={from} /etc/alt /conf
+            COPY --from={from} /app/*.dll /dlls/
+            """);
+        Assert.Contains("out/sh file 755 0:0 =BB", tree);
+        Assert.Contains("out/lib/libfoo.so.1 file 755 0:0 =FOO", tree);
+        Assert.Contains("conf/conf file 644 0:0 =C", tree);
+        Assert.Contains("conf/self link 777 0:0 -> conf", tree);
+        Assert.Contains("dlls/a.dll file 644 0:0 =A", tree);
+        Assert.Contains("dlls/b.dll file 644 0:0 =B", tree);
+        Assert.Contains("dlls/d.dll file 644 0:0 =A", tree);
+        Assert.Contains("dlls/inner file 644 0:0 =I", tree);
+        Assert.DoesNotContain(tree, line => line.StartsWith("dlls/c.txt", StringComparison.Ordinal) || line.StartsWith("out/sh link", StringComparison.Ordinal) || line.StartsWith("dlls/z.dll", StringComparison.Ordinal));
+
+        var error = await Assert.ThrowsAsync<BuildException>(() => _build.BuildTreeAsync($"FROM scratch\nCOPY --from={from} /dangling /x\n"));
+        Assert.Equal("BuildSourceNotFound", error.ErrorId);
+        Assert.Contains("/dangling", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ChownNamesComeFromTheBaseOrFromWhatTheStageWroteToEtc()
     {
         var baseImage = await BaseImageAsync();

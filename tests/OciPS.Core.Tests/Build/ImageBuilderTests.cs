@@ -472,10 +472,8 @@ public sealed class ImageBuilderTests : IDisposable
     public async Task AddDownloadsUrlsCheckedByChecksum()
     {
         var content = "downloaded payload\n"u8.ToArray();
-        using var listener = new System.Net.HttpListener();
-        var port = FreePort();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
+        var (listener, port) = LoopbackHttpListener.Start();
+        using var _ = listener;
         var serving = Task.Run(async () =>
         {
             while (listener.IsListening)
@@ -506,13 +504,6 @@ public sealed class ImageBuilderTests : IDisposable
         await serving;
     }
 
-    private static int FreePort()
-    {
-        using var socket = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        socket.Start();
-        return ((System.Net.IPEndPoint)socket.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task FromARegistryPushesOnlyTheNewLayers()
     {
@@ -539,5 +530,41 @@ public sealed class ImageBuilderTests : IDisposable
         var again = await BuildOutput.WriteAsync(result.Source, OciPS.Core.References.ImageLocation.Parse($"{registry.Host}/base/image:v2"), new ImageDestinationOptions { Registry = sourceOptions.Registry }, moveStagedBlobs: false, CancellationToken.None);
         Assert.Equal(2, again!.BlobsSkipped);
         Assert.Equal(2, again.BlobsCopied);
+    }
+
+    /// <summary>
+    /// Base layers are never uploaded again (mounted), and downloaded only when an instruction must see the
+    /// base's files to behave as in Docker (a COPY without --link into the base's directories, a WORKDIR, a
+    /// --chown by name): BuildKit reads the base for these too. A build of --link copies and metadata reads
+    /// no base layer; a tinyproxy log of every request the source and destination sent shows it.
+    /// </summary>
+    [Theory]
+    [InlineData("COPY --link app.txt /srv/\nENV A=1\nUSER 1000:1000\nLABEL l=v\nCMD [\"/srv/app.txt\"]\n", false)]
+    [InlineData("ENV A=1\nEXPOSE 80\nSTOPSIGNAL SIGINT\n", false)]
+    [InlineData("COPY app.txt /srv/\n", true)]
+    [InlineData("WORKDIR /srv\n", true)]
+    public async Task BaseLayersAreDownloadedOnlyWhenAnInstructionReadsTheBaseFiles(string instructions, bool readsBase)
+    {
+        using var registry = LocalRegistry.Start();
+        using var proxy = PeerProxy.StartTinyproxy();
+        var baseLayout = _build.Combine("registry-base");
+        await Registry.RegistryFixture.WriteImageAsync(baseLayout, "v1");
+        Skopeo.Copy("oci:" + baseLayout + ":v1", $"docker://{registry.Host}/base/image:v1", registry.SkopeoOptions(destination: true));
+        var baseLayers = Skopeo.Inspect($"docker://{registry.Host}/base/image:v1", registry.SkopeoInspectOptions()).GetProperty("Layers").EnumerateArray().Select(l => l.GetString()!).ToArray();
+        _build.File("app.txt", "app");
+        File.WriteAllText(Path.Combine(_build.ContextDirectory, "Dockerfile"), $"FROM {registry.Host}/base/image:v1\n{instructions}");
+        var direct = Registry.RegistryFixture.Options(_build.Combine("cache"), registry);
+        var sourceOptions = direct with { Registry = direct.Registry with { Proxy = proxy.Address } };
+
+        var result = await OciPS.Core.Build.ImageBuilder.BuildAsync(
+            new ImageBuildOptions { ContextDirectory = _build.ContextDirectory, StagingDirectory = _build.Combine("registry-staging"), SourceOptions = sourceOptions, SourceDateEpoch = 1 },
+            CancellationToken.None);
+        var copy = await BuildOutput.WriteAsync(result.Source, OciPS.Core.References.ImageLocation.Parse($"{registry.Host}/team/app:1"), new ImageDestinationOptions { Registry = sourceOptions.Registry }, moveStagedBlobs: false, CancellationToken.None);
+
+        Assert.Equal(baseLayers.Length, copy!.BlobsMounted);
+        Assert.True(proxy.Carried($"/v2/team/app/manifests/1"), string.Join("\n", proxy.Requests));
+        var downloaded = baseLayers.Where(digest => proxy.Carried($"GET http://{registry.Host}/v2/base/image/blobs/{digest}")).ToArray();
+        Assert.True(readsBase ? downloaded.Length == baseLayers.Length : downloaded.Length == 0, string.Join("\n", proxy.Requests));
+        Assert.Equal(result.Digest.ToString(), Skopeo.Inspect($"docker://{registry.Host}/team/app:1", registry.SkopeoInspectOptions()).GetProperty("Digest").GetString());
     }
 }

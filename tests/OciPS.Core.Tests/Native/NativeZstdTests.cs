@@ -39,6 +39,26 @@ public sealed class NativeZstdTests
     }
 
     [Fact]
+    public void FramesZstdSharpWrote_DecompressToTheirBytes_AndACorruptFrameIsAnError()
+    {
+        var input = new byte[100_000];
+        for (var i = 0; i < input.Length; i++)
+        {
+            input[i] = (byte)("squashfs fragment "[i % 18] ^ (i / 1000));
+        }
+
+        using var compressor = new ZstdSharp.Compressor(3);
+        var frame = compressor.Wrap(input).ToArray();
+        var output = new byte[128 * 1024];
+        Assert.Equal(input.Length, NativeZstd.Decompress(frame, output));
+        Assert.Equal(input, output[..input.Length]);
+
+        frame[frame.Length / 2] ^= 0xFF;
+        frame[4] ^= 0xFF;
+        Assert.Throws<InvalidDataException>(() => NativeZstd.Decompress(frame, output));
+    }
+
+    [Fact]
     public void AnOutputTooSmall_IsAnErrorNotACorruptBlock()
     {
         var input = new byte[4096];

@@ -206,6 +206,64 @@ public sealed partial class SquashFsSinkTests : IDisposable
         Assert.Equal(new byte[8 << 20], await File.ReadAllBytesAsync(Path.Combine(extracted, "zeros")));
     }
 
+    [Theory]
+    [InlineData(SquashFsCompression.Gzip)]
+    [InlineData(SquashFsCompression.Zstd)]
+    public async Task FilesWhoseHashesCollide_AreComparedAndNeverMerged_WhileTrueDuplicatesStillAre(SquashFsCompression compression)
+    {
+        // Every file of a size is a duplicate candidate under this hash: only the byte comparison tells them apart.
+        var random = new Random(11);
+        var a = new byte[(3 * 4096) + 1000];
+        random.NextBytes(a);
+        var lastByteDiffers = (byte[])a.Clone();
+        lastByteDiffers[^1] ^= 1;
+        var firstByteDiffers = (byte[])a.Clone();
+        firstByteDiffers[0] ^= 1;
+        var small = new byte[700];
+        random.NextBytes(small);
+        var smallOther = (byte[])small.Clone();
+        smallOther[350] ^= 1;
+        var files = new List<(string Name, byte[] Content)> { ("a", a), ("small", small) };
+        for (var i = 0; i < 6; i++)
+        {
+            // Tails that fill fragment blocks, so the later small files are compared with a fragment read back from the image.
+            var filler = new byte[3000 + i];
+            random.NextBytes(filler);
+            files.Add(($"filler{i}", filler));
+        }
+
+        files.AddRange([("last-byte-differs", lastByteDiffers), ("first-byte-differs", firstByteDiffers), ("small-other", smallOther), ("small-copy", (byte[])small.Clone()), ("a-copy", (byte[])a.Clone())]);
+        var options = new SquashFsSinkOptions { Compression = compression, BlockSize = 4096, SourceDateEpoch = Epoch, DuplicateHash = () => new CollidingHash() };
+
+        var layer = new TarLayer();
+        files.ForEach(file => layer.File(file.Name, file.Content));
+        var image = await WriteImageAsync("colliding.sqfs", options, [layer]);
+        var withoutCopies = new TarLayer();
+        files.Where(file => !file.Name.EndsWith("-copy", StringComparison.Ordinal)).ToList().ForEach(file => withoutCopies.File(file.Name, file.Content));
+        var imageWithoutCopies = await WriteImageAsync("no-copies.sqfs", options, [withoutCopies]);
+
+        var extracted = _temp.Combine("out");
+        ProcessRunner.Run("unsquashfs", ["-no-progress", "-no-xattrs", "-d", extracted, image]);
+        foreach (var (name, content) in files)
+        {
+            var read = await File.ReadAllBytesAsync(Path.Combine(extracted, name));
+            Assert.True(content.SequenceEqual(read), $"{name} differs after extraction");
+        }
+
+        // The copies took no data blocks of their own (a's 3 random blocks would be 12 KiB more).
+        Assert.True(new FileInfo(image).Length <= new FileInfo(imageWithoutCopies).Length + 4096, $"{new FileInfo(image).Length} vs {new FileInfo(imageWithoutCopies).Length}");
+    }
+
+    /// <summary>A duplicate-detection hash under which every file collides with every other of its size.</summary>
+    private sealed class CollidingHash : DuplicateHash
+    {
+        public override void Append(ReadOnlySpan<byte> data)
+        {
+        }
+
+        public override ulong GetAndReset() => 0;
+    }
+
     [Fact]
     public async Task AHostileImage_NeverYieldsAnEntryOutsideTheRoot()
     {

@@ -14,6 +14,23 @@ public enum TarEntryKind
     Fifo,
 }
 
+/// <summary>Between the merge's file types and tar entry kinds.</summary>
+public static class TarEntryKinds
+{
+    /// <summary>The tar kind of a merged entry's type; null for what a tar cannot hold (sockets, whiteout markers).</summary>
+    public static TarEntryKind? From(OciFileType type) => type switch
+    {
+        OciFileType.File => TarEntryKind.File,
+        OciFileType.Directory => TarEntryKind.Directory,
+        OciFileType.Symlink => TarEntryKind.Symlink,
+        OciFileType.Hardlink => TarEntryKind.Hardlink,
+        OciFileType.CharDevice => TarEntryKind.CharDevice,
+        OciFileType.BlockDevice => TarEntryKind.BlockDevice,
+        OciFileType.Fifo => TarEntryKind.Fifo,
+        _ => null,
+    };
+}
+
 /// <summary>The tar dialect an entry was written in.</summary>
 public enum TarFormat
 {

@@ -198,13 +198,14 @@ public sealed class TarReader : IAsyncDisposable
         var isGnu = magic.SequenceEqual(TarFields.GnuMagic);
         var isUstar = magic.SequenceEqual(TarFields.UstarMagic);
 
-        var pax = new Dictionary<string, byte[]>(_global, StringComparer.Ordinal);
-        var sparsePairs = new List<long>();
+        // Most entries have no PAX records of their own: they read the global ones (usually none) as they are.
+        var pax = local is null ? _global : new Dictionary<string, byte[]>(_global, StringComparer.Ordinal);
+        List<long>? sparsePairs = null;
         foreach (var (key, value) in local ?? [])
         {
             if (key is "GNU.sparse.offset" or "GNU.sparse.numbytes")
             {
-                sparsePairs.Add(ParseLong(value, offset, key));
+                (sparsePairs ??= []).Add(ParseLong(value, offset, key));
             }
 
             pax[key] = value;
@@ -231,7 +232,7 @@ public sealed class TarReader : IAsyncDisposable
         }
 
         var linkBytes = pax.TryGetValue("linkpath", out var linkPath) ? linkPath
-            : longLink ?? TarFields.CString(block.AsSpan(TarFields.LinkNameOffset, TarFields.NameLength)).ToArray();
+            : longLink ?? (TarFields.CString(block.AsSpan(TarFields.LinkNameOffset, TarFields.NameLength)) is { Length: > 0 } link ? link.ToArray() : []);
 
         var kind = KindOf(typeFlag, nameBytes);
         var mode = (int)(Number(block.AsSpan(TarFields.ModeOffset, TarFields.IdLength), offset, "mode") & 0xFFF);
@@ -271,9 +272,9 @@ public sealed class TarReader : IAsyncDisposable
         {
             (sparse, logicalSize) = await ReadOldGnuSparseAsync(offset, cancellationToken).ConfigureAwait(false);
         }
-        else if (pax.ContainsKey("GNU.sparse.major") || pax.ContainsKey("GNU.sparse.map") || sparsePairs.Count > 0)
+        else if (pax.ContainsKey("GNU.sparse.major") || pax.ContainsKey("GNU.sparse.map") || sparsePairs is not null)
         {
-            (sparse, logicalSize) = await ReadPaxSparseAsync(pax, sparsePairs, storedSize, offset, cancellationToken).ConfigureAwait(false);
+            (sparse, logicalSize) = await ReadPaxSparseAsync(pax, sparsePairs ?? [], storedSize, offset, cancellationToken).ConfigureAwait(false);
         }
 
         if (sparse is not null)
@@ -333,7 +334,7 @@ public sealed class TarReader : IAsyncDisposable
     private static UnixTime? GnuTime(ReadOnlySpan<byte> field) =>
         TarFields.IsZero(field) || !TarFields.TryParseNumber(field, out var seconds) || seconds == 0 ? null : new UnixTime(seconds, 0);
 
-    private static Dictionary<string, byte[]> Xattrs(Dictionary<string, byte[]> pax, long offset)
+    private static IReadOnlyDictionary<string, byte[]> Xattrs(Dictionary<string, byte[]> pax, long offset)
     {
         Dictionary<string, byte[]>? xattrs = null;
         foreach (var (key, value) in pax)
@@ -358,7 +359,7 @@ public sealed class TarReader : IAsyncDisposable
             }
         }
 
-        return xattrs ?? [];
+        return xattrs ?? OciFileEntry.NoXattrs;
     }
 
     private async ValueTask<(IReadOnlyList<SparseRegion>, long)> ReadOldGnuSparseAsync(long offset, CancellationToken cancellationToken)

@@ -221,8 +221,7 @@ public sealed class DirectorySink : IRootfsSink
 
     private static string CheckPath(string path)
     {
-        var parts = path.Split('/');
-        if (path.Length == 0 || path == "." || parts.Any(part => part is "" or "." or "..") || path.Contains('\0', StringComparison.Ordinal))
+        if (path.Length == 0 || path == "." || path[0] == '/' || path[^1] == '/' || EntryName.Normalize(path) != path || EntryName.HasParentComponent(path) || path.Contains('\0', StringComparison.Ordinal))
         {
             throw new OciException("ExportEntryUnsafe", OciErrorKind.Security, $"'{path}' is not a path inside the root; nothing is written for it.", path);
         }

@@ -117,3 +117,32 @@ internal abstract class BlockCompressor : IDisposable
         }
     }
 }
+
+/// <summary>
+/// Decompresses blocks this writer wrote (a fragment read back when a tail may repeat an earlier one).
+/// Decompression gives the same bytes whichever library does it, so libzstd serves here even for reproducible images.
+/// </summary>
+internal sealed class BlockDecompressor(SquashFsCompression compression) : IDisposable
+{
+    private ZstdSharp.Decompressor? _zstd;
+
+    /// <summary>Decompresses <paramref name="length"/> bytes of <paramref name="input"/> into <paramref name="output"/>; returns the length written.</summary>
+    public int Decompress(byte[] input, int length, byte[] output)
+    {
+        if (compression == SquashFsCompression.Zstd)
+        {
+            if (NativeZstd.IsAvailable)
+            {
+                return NativeZstd.Decompress(input.AsSpan(0, length), output);
+            }
+
+            _zstd ??= new ZstdSharp.Decompressor();
+            return _zstd.Unwrap(input.AsSpan(0, length), output);
+        }
+
+        using var zlib = new ZLibStream(new MemoryStream(input, 0, length, writable: false), CompressionMode.Decompress);
+        return zlib.ReadAtLeast(output, output.Length, throwOnEndOfStream: false);
+    }
+
+    public void Dispose() => _zstd?.Dispose();
+}

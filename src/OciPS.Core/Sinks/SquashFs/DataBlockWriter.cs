@@ -40,6 +40,9 @@ internal sealed class DataBlockWriter : IAsyncDisposable
     private readonly Channel<Pending> _queue;
     private readonly Task _writer;
     private readonly List<(long Start, uint Size)> _fragments = [];
+    private readonly int _blockSize;
+    private byte[]? _ours;
+    private byte[]? _theirs;
     private long _position;
 
     public DataBlockWriter(SafeFileHandle output, long start, BlockCompressor.Pool compressors, int blockSize, int parallelism)
@@ -47,12 +50,16 @@ internal sealed class DataBlockWriter : IAsyncDisposable
         _output = output;
         _position = start;
         _compressors = compressors;
+        _blockSize = blockSize;
         Buffers = ArrayPool<byte>.Create(BlockCompressor.Bound(blockSize), 4 * parallelism + 8);
         _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(2 * parallelism) { SingleReader = true, SingleWriter = true });
         _writer = Task.Run(WriteAllAsync);
     }
 
     public ArrayPool<byte> Buffers { get; }
+
+    /// <summary>Whether a file's blocks were found to be another's and taken back (after <see cref="CompleteAsync"/>).</summary>
+    public bool Deduplicated { get; private set; }
 
     /// <summary>The fragment blocks written so far (start, on-disk size); complete after <see cref="CompleteAsync"/>.</summary>
     public IReadOnlyList<(long Start, uint Size)> Fragments => _fragments;
@@ -64,19 +71,31 @@ internal sealed class DataBlockWriter : IAsyncDisposable
         if (zeros)
         {
             Buffers.Return(buffer);
-            return EnqueueAsync(new Pending(file, index, null, null, length, Rewind: false), cancellationToken);
+            return EnqueueAsync(new Pending(file, index, null, null, length), cancellationToken);
         }
 
-        return EnqueueAsync(new Pending(file, index, buffer, Compress(buffer, length), length, Rewind: false), cancellationToken);
+        return EnqueueAsync(new Pending(file, index, buffer, Compress(buffer, length), length), cancellationToken);
     }
 
-    /// <summary>Queues a fragment block; its entry in the fragment table gets the next index.</summary>
-    public ValueTask AddFragmentAsync(byte[] buffer, int length, CancellationToken cancellationToken) =>
-        EnqueueAsync(new Pending(null, -1, buffer, Compress(buffer, length), length, Rewind: false), cancellationToken);
+    /// <summary>
+    /// Queues a fragment block; its entry in the fragment table gets the next index. The task returned
+    /// completes with where it was written (start, on-disk size), so it can be read back.
+    /// </summary>
+    public async ValueTask<Task<(long Start, uint Size)>> AddFragmentAsync(byte[] buffer, int length, CancellationToken cancellationToken)
+    {
+        var written = new TaskCompletionSource<(long Start, uint Size)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await EnqueueAsync(new Pending(null, -1, buffer, Compress(buffer, length), length, Written: written), cancellationToken).ConfigureAwait(false);
+        return written.Task;
+    }
 
-    /// <summary>Takes back the blocks of <paramref name="file"/>, the last file queued: it turned out to duplicate another.</summary>
-    public ValueTask RewindAsync(FileData file, CancellationToken cancellationToken) =>
-        EnqueueAsync(new Pending(file, -1, null, null, 0, Rewind: true), cancellationToken);
+    /// <summary>
+    /// <paramref name="file"/>, the last file queued, may hold the same bytes as <paramref name="original"/> (their
+    /// hashes matched). Once both are written their stored blocks are compared byte for byte: if equal, the
+    /// file takes the original's blocks and its own are taken back; if not (a hash collision), it keeps its own.
+    /// Equal stored blocks mean equal content whatever the compressor, so a collision can never merge two files.
+    /// </summary>
+    public ValueTask ConfirmDuplicateAsync(FileData file, FileData original, CancellationToken cancellationToken) =>
+        EnqueueAsync(new Pending(file, -1, null, null, 0, Original: original), cancellationToken);
 
     /// <summary>Waits until everything queued is written; returns the end of the data area.</summary>
     public async Task<long> CompleteAsync()
@@ -125,7 +144,15 @@ internal sealed class DataBlockWriter : IAsyncDisposable
         {
             await foreach (var pending in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
             {
-                await WriteAsync(pending).ConfigureAwait(false);
+                try
+                {
+                    await WriteAsync(pending).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    pending.Written?.TrySetException(ex);
+                    throw;
+                }
             }
         }
         catch (Exception ex)
@@ -138,9 +165,16 @@ internal sealed class DataBlockWriter : IAsyncDisposable
 
     private async Task WriteAsync(Pending pending)
     {
-        if (pending.Rewind)
+        if (pending.Original is { } original)
         {
-            _position = pending.File!.BlocksStart;
+            var duplicate = pending.File!;
+            if (await SameBlocksAsync(duplicate, original).ConfigureAwait(false))
+            {
+                _position = duplicate.BlocksStart;
+                duplicate.BlocksStart = original.BlocksStart;
+                Deduplicated = true;
+            }
+
             return;
         }
 
@@ -172,9 +206,57 @@ internal sealed class DataBlockWriter : IAsyncDisposable
         else
         {
             _fragments.Add((_position, size));
+            pending.Written?.TrySetResult((_position, size));
         }
 
         _position += size & ~Uncompressed;
+    }
+
+    /// <summary>Whether the stored blocks of two files, both written, are the same bytes.</summary>
+    private async Task<bool> SameBlocksAsync(FileData file, FileData original)
+    {
+        if (!file.BlockSizes.AsSpan().SequenceEqual(original.BlockSizes))
+        {
+            return false;
+        }
+
+        long length = 0;
+        foreach (var size in file.BlockSizes)
+        {
+            length += size & ~Uncompressed;
+        }
+
+        _ours ??= new byte[_blockSize];
+        _theirs ??= new byte[_blockSize];
+        for (long done = 0; done < length;)
+        {
+            var count = (int)Math.Min(_blockSize, length - done);
+            await ReadExactlyAsync(_ours.AsMemory(0, count), file.BlocksStart + done).ConfigureAwait(false);
+            await ReadExactlyAsync(_theirs.AsMemory(0, count), original.BlocksStart + done).ConfigureAwait(false);
+            if (!_ours.AsSpan(0, count).SequenceEqual(_theirs.AsSpan(0, count)))
+            {
+                return false;
+            }
+
+            done += count;
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads bytes already written to the image.</summary>
+    internal async ValueTask ReadExactlyAsync(Memory<byte> buffer, long offset)
+    {
+        for (var filled = 0; filled < buffer.Length;)
+        {
+            var read = await RandomAccess.ReadAsync(_output, buffer[filled..], offset + filled).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new IOException($"The image being written ended at {offset + filled} bytes, before what was written there.");
+            }
+
+            filled += read;
+        }
     }
 
     /// <summary>After a failure: let running compressions finish so no buffer is used after the sink is gone.</summary>
@@ -182,6 +264,7 @@ internal sealed class DataBlockWriter : IAsyncDisposable
     {
         while (_queue.Reader.TryRead(out var pending))
         {
+            pending.Written?.TrySetCanceled();
             if (pending.Compressed is { } compressing)
             {
                 try
@@ -196,5 +279,16 @@ internal sealed class DataBlockWriter : IAsyncDisposable
         }
     }
 
-    private sealed record Pending(FileData? File, int Index, byte[]? Input, Task<(byte[] Output, int Length)>? Compressed, int Length, bool Rewind);
+    /// <summary>
+    /// One thing to write, in order: a block of <see cref="File"/> (<see cref="Index"/> ≥ 0), a fragment block
+    /// (<see cref="File"/> null; <see cref="Written"/> told where), or a duplicate to confirm (<see cref="Original"/>).
+    /// </summary>
+    private sealed record Pending(
+        FileData? File,
+        int Index,
+        byte[]? Input,
+        Task<(byte[] Output, int Length)>? Compressed,
+        int Length,
+        FileData? Original = null,
+        TaskCompletionSource<(long Start, uint Size)>? Written = null);
 }

@@ -1,5 +1,5 @@
+using System.Buffers;
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using OciPS.Core.Model;
 
@@ -24,9 +24,13 @@ public sealed class SquashFsSink : IRootfsSink
     private readonly SquashFsTree _tree;
     private readonly XattrSets _xattrs;
     private readonly uint _imageTime;
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly DuplicateHash _hash;
     private readonly Dictionary<ContentKey, FileData> _contents = [];
+    private readonly List<Task<(long Start, uint Size)>> _fragmentsWritten = [];
     private byte[] _fragment;
+    private readonly BlockDecompressor _decompressor;
+    private byte[]? _readBack;
+    private uint _readBackIndex = FileData.NoFragment;
     private int _fragmentUsed;
     private uint _fragmentCount;
     private bool _deduplicated;
@@ -45,6 +49,8 @@ public sealed class SquashFsSink : IRootfsSink
         var parallelism = Math.Max(1, options.Parallelism ?? Environment.ProcessorCount);
         _data = new DataBlockWriter(_file, SuperblockSize, _compressors, options.BlockSize, parallelism);
         _fragment = _data.Buffers.Rent(options.BlockSize);
+        _hash = options.DuplicateHash?.Invoke() ?? new LaneHash();
+        _decompressor = new BlockDecompressor(options.Compression);
     }
 
     /// <summary>Starts writing a temporary file next to <paramref name="path"/>.</summary>
@@ -114,7 +120,7 @@ public sealed class SquashFsSink : IRootfsSink
         await RandomAccess.WriteAsync(_file, superblock, 0, cancellationToken).ConfigureAwait(false);
         _file.Dispose();
         _compressors.Dispose();
-        _hash.Dispose();
+        _decompressor.Dispose();
         OutputPlacement.MoveIntoPlace(_temporary, _destination, _options.Force);
         _completed = true;
     }
@@ -130,7 +136,7 @@ public sealed class SquashFsSink : IRootfsSink
         await _data.DisposeAsync().ConfigureAwait(false);
         _file.Dispose();
         _compressors.Dispose();
-        _hash.Dispose();
+        _decompressor.Dispose();
         File.Delete(_temporary);
     }
 
@@ -159,7 +165,7 @@ public sealed class SquashFsSink : IRootfsSink
         {
             var buffer = _data.Buffers.Rent(blockSize);
             await FillAsync(content, buffer, blockSize, entry, (long)block * blockSize, cancellationToken).ConfigureAwait(false);
-            _hash.AppendData(buffer, 0, blockSize);
+            _hash.Append(buffer.AsSpan(0, blockSize));
             await _data.AddBlockAsync(data, block, buffer, blockSize, cancellationToken).ConfigureAwait(false);
         }
 
@@ -170,20 +176,24 @@ public sealed class SquashFsSink : IRootfsSink
             {
                 tailBuffer = _data.Buffers.Rent(blockSize);
                 await FillAsync(content, tailBuffer, tail, entry, fullBlocks * blockSize, cancellationToken).ConfigureAwait(false);
-                _hash.AppendData(tailBuffer, 0, tail);
+                _hash.Append(tailBuffer.AsSpan(0, tail));
             }
 
-            var key = ContentKey.From(entry.Size, _hash.GetHashAndReset());
-            if (_contents.TryGetValue(key, out var original))
+            var key = ContentKey.From(entry.Size, _hash);
+            if (_contents.TryGetValue(key, out var original) && await SameTailAsync(original, tailBuffer, tail, cancellationToken).ConfigureAwait(false))
             {
-                // The same bytes as an earlier file: its blocks serve both, and this file's are taken back.
+                // Most likely the same bytes as an earlier file (the hash is not proof): the tail, compared,
+                // is shared; the full blocks are compared once written, and shared only if equal.
                 _deduplicated = true;
-                if (fullBlocks > 0)
+                if (fullBlocks == 0)
                 {
-                    await _data.RewindAsync(data, cancellationToken).ConfigureAwait(false);
+                    return original;
                 }
 
-                return original;
+                data.FragmentIndex = original.FragmentIndex;
+                data.FragmentOffset = original.FragmentOffset;
+                await _data.ConfirmDuplicateAsync(data, original, cancellationToken).ConfigureAwait(false);
+                return data;
             }
 
             if (tailBuffer is not null)
@@ -199,7 +209,8 @@ public sealed class SquashFsSink : IRootfsSink
                 _fragmentUsed += tail;
             }
 
-            _contents[key] = data;
+            // The first file with a key stays the one later candidates are compared with.
+            _contents.TryAdd(key, data);
             return data;
         }
         finally
@@ -220,9 +231,56 @@ public sealed class SquashFsSink : IRootfsSink
 
         var full = _fragment;
         _fragment = _data.Buffers.Rent(_options.BlockSize);
-        await _data.AddFragmentAsync(full, _fragmentUsed, cancellationToken).ConfigureAwait(false);
+        _fragmentsWritten.Add(await _data.AddFragmentAsync(full, _fragmentUsed, cancellationToken).ConfigureAwait(false));
         _fragmentCount++;
         _fragmentUsed = 0;
+    }
+
+    /// <summary>Whether a file's tail equals <paramref name="original"/>'s (same size, so both have one or neither).</summary>
+    private async ValueTask<bool> SameTailAsync(FileData original, byte[]? tail, int length, CancellationToken cancellationToken)
+    {
+        if (length == 0)
+        {
+            return true;
+        }
+
+        var offset = (int)original.FragmentOffset;
+        var fragment = original.FragmentIndex == _fragmentCount ? _fragment : await ReadFragmentAsync(original.FragmentIndex, cancellationToken).ConfigureAwait(false);
+        return fragment.AsSpan(offset, length).SequenceEqual(tail.AsSpan(0, length));
+    }
+
+    /// <summary>A fragment block already queued, read back from the image once written and decompressed (the last one kept).</summary>
+    private async ValueTask<byte[]> ReadFragmentAsync(uint index, CancellationToken cancellationToken)
+    {
+        _readBack ??= new byte[_options.BlockSize];
+        if (_readBackIndex == index)
+        {
+            return _readBack;
+        }
+
+        _readBackIndex = FileData.NoFragment;
+        var (start, size) = await _fragmentsWritten[(int)index].WaitAsync(cancellationToken).ConfigureAwait(false);
+        var length = (int)(size & ~DataBlockWriter.Uncompressed);
+        if ((size & DataBlockWriter.Uncompressed) != 0)
+        {
+            await _data.ReadExactlyAsync(_readBack.AsMemory(0, length), start).ConfigureAwait(false);
+        }
+        else
+        {
+            var stored = ArrayPool<byte>.Shared.Rent(length);
+            try
+            {
+                await _data.ReadExactlyAsync(stored.AsMemory(0, length), start).ConfigureAwait(false);
+                _decompressor.Decompress(stored, length, _readBack);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(stored);
+            }
+        }
+
+        _readBackIndex = index;
+        return _readBack;
     }
 
     private static async Task FillAsync(Stream content, byte[] buffer, int count, OciFileEntry entry, long offset, CancellationToken cancellationToken)
@@ -252,7 +310,7 @@ public sealed class SquashFsSink : IRootfsSink
         BinaryPrimitives.WriteUInt16LittleEndian(span[20..], _options.Compression == SquashFsCompression.Zstd ? (ushort)6 : (ushort)1);
         BinaryPrimitives.WriteUInt16LittleEndian(span[22..], (ushort)System.Numerics.BitOperations.Log2((uint)_options.BlockSize));
         // Flags: fragments always generated; duplicates removed; exportable; no xattrs.
-        var flags = 0x20 | (_deduplicated ? 0x40 : 0) | (tables.ExportTable >= 0 ? 0x80 : 0) | (tables.XattrTable >= 0 ? 0 : 0x200);
+        var flags = 0x20 | (_deduplicated || _data.Deduplicated ? 0x40 : 0) | (tables.ExportTable >= 0 ? 0x80 : 0) | (tables.XattrTable >= 0 ? 0 : 0x200);
         BinaryPrimitives.WriteUInt16LittleEndian(span[24..], (ushort)flags);
         BinaryPrimitives.WriteUInt16LittleEndian(span[26..], tables.IdCount);
         BinaryPrimitives.WriteUInt16LittleEndian(span[28..], 4);
@@ -280,28 +338,38 @@ public sealed class SquashFsSink : IRootfsSink
 
     private static string CheckPath(string path)
     {
-        var parts = path.Split('/');
-        if (path.Length == 0 || path == "." || parts.Any(part => part is "" or "." or "..") || path.Contains('\0', StringComparison.Ordinal))
+        if (path.Contains('\0', StringComparison.Ordinal))
         {
             throw new OciException("ExportEntryUnsafe", OciErrorKind.Security, $"'{path}' is not a path inside the root; nothing is written for it.", path);
         }
 
-        foreach (var part in parts)
+        for (var rest = path.AsSpan(); ;)
         {
+            var slash = rest.IndexOf('/');
+            var part = slash < 0 ? rest : rest[..slash];
+            if (part is "" or "." or "..")
+            {
+                throw new OciException("ExportEntryUnsafe", OciErrorKind.Security, $"'{path}' is not a path inside the root; nothing is written for it.", path);
+            }
+
             // A name of at most 64 UTF-16 units encodes to at most 256 bytes.
-            if (part.Length > 64 && EntryName.Encode(part).Length > 256)
+            if (part.Length > 64 && EntryName.Encode(part.ToString()).Length > 256)
             {
                 throw new OciException("SquashFsNameTooLong", OciErrorKind.LimitsExceeded, $"'{path}' has a name longer than the 256 bytes squashfs allows.", path);
             }
-        }
 
-        return path;
+            if (slash < 0)
+            {
+                return path;
+            }
+
+            rest = rest[(slash + 1)..];
+        }
     }
 
-    /// <summary>A file's content as duplicate detection knows it: its size and SHA-256.</summary>
-    private readonly record struct ContentKey(long Size, UInt128 Low, UInt128 High)
+    /// <summary>A file's content as duplicate detection first knows it: its size and a fast hash (a candidate, then compared).</summary>
+    private readonly record struct ContentKey(long Size, ulong Hash)
     {
-        public static ContentKey From(long size, byte[] sha256) =>
-            new(size, BinaryPrimitives.ReadUInt128LittleEndian(sha256), BinaryPrimitives.ReadUInt128LittleEndian(sha256.AsSpan(16)));
+        public static ContentKey From(long size, DuplicateHash hash) => new(size, hash.GetAndReset());
     }
 }

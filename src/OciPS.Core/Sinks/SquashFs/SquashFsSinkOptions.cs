@@ -32,6 +32,9 @@ public sealed record SquashFsSinkOptions
     /// <summary>Replace an existing file at the destination (only once the new one is complete).</summary>
     public bool Force { get; init; }
 
+    /// <summary>The hash that finds duplicate candidates (<see cref="LaneHash"/> when null); tests give a colliding one.</summary>
+    internal Func<DuplicateHash>? DuplicateHash { get; init; }
+
     internal void Validate()
     {
         if (BlockSize < 4096 || BlockSize > 1 << 20 || (BlockSize & (BlockSize - 1)) != 0)

@@ -134,17 +134,7 @@ public sealed class TarSink : IRootfsSink
     private TarHeader ToHeader(OciFileEntry entry) => new()
     {
         Name = entry.Path,
-        Kind = entry.Type switch
-        {
-            OciFileType.Directory => TarEntryKind.Directory,
-            OciFileType.Symlink => TarEntryKind.Symlink,
-            OciFileType.Hardlink => TarEntryKind.Hardlink,
-            OciFileType.CharDevice => TarEntryKind.CharDevice,
-            OciFileType.BlockDevice => TarEntryKind.BlockDevice,
-            OciFileType.Fifo => TarEntryKind.Fifo,
-            OciFileType.File => TarEntryKind.File,
-            _ => throw new ArgumentException($"A {entry.Type} entry ('{entry.Path}') cannot be written to a tar.", nameof(entry)),
-        },
+        Kind = TarEntryKinds.From(entry.Type) ?? throw new ArgumentException($"A {entry.Type} entry ('{entry.Path}') cannot be written to a tar.", nameof(entry)),
         Mode = entry.Mode,
         Uid = entry.Uid,
         Gid = entry.Gid,
