@@ -58,24 +58,27 @@ public static class LayerReader
         string layerName,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // A layer is read by four threads, each a few blocks ahead of the next: reading the blob and
+        // checking its digest; decompressing; checking the diffID; and the reader (tar, merge, sink).
+        // With the first three on one thread, that thread held back the reader on two cores.
         await using var owned = blob;
+        await using var compressed = new ReadAheadStream(blob);
         Stream decompressed;
         try
         {
-            (decompressed, _) = await LayerDecompressor.OpenAsync(blob, cancellationToken).ConfigureAwait(false);
+            (decompressed, _) = await LayerDecompressor.OpenAsync(compressed, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsCorruption(ex))
         {
             throw Corrupt(layerName, ex);
         }
 
-        Stream tar = new CorruptionTranslatingStream(decompressed, layerName);
+        Stream tar = new ReadAheadStream(new CorruptionTranslatingStream(decompressed, layerName));
         if (diffId is not null)
         {
             tar = new VerifyingStream(tar, diffId, -1, $"The uncompressed content of {layerName} (its diffID)");
         }
 
-        // Reading, digest checks and decompression run a few blocks ahead on another core.
         await using var ahead = new ReadAheadStream(tar);
         await using var reader = new TarReader(ahead, layerName);
         while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
