@@ -62,6 +62,47 @@ public sealed class RealWorldLayerTests : IDisposable
     }
 
     [Fact]
+    public async Task FilesSpreadOverManyDirectoriesInTurn_AllLandWhereTheyBelong()
+    {
+        // The directory sink keeps 128 directories open; a layer that goes round 300 of them in turn
+        // makes it close and reopen them all the time (tar's order here: every directory, then one
+        // file in each, twice).
+        var source = _tree.TempPath("many-dirs");
+        var names = new List<string>();
+        for (var d = 0; d < 300; d++)
+        {
+            var directory = $"d{d:000}/sub";
+            Directory.CreateDirectory(Path.Combine(source, directory));
+            names.Add($"d{d:000}");
+            names.Add(directory);
+        }
+
+        for (var round = 0; round < 2; round++)
+        {
+            for (var d = 0; d < 300; d++)
+            {
+                var file = $"d{d:000}/sub/f{round}.txt";
+                File.WriteAllText(Path.Combine(source, file), file);
+                names.Add(file);
+            }
+        }
+
+        var list = _tree.TempPath("many-dirs.list");
+        File.WriteAllLines(list, names);
+        var archive = _tree.TempPath("many-dirs.tar");
+        ProcessRunner.Run("tar", ["--format=posix", "-cf", archive, "-C", source, "--no-recursion", "-T", list]);
+        var target = _tree.TempPath("many-dirs-out");
+        await using (var sink = RootfsExport.CreateSink(RootfsFormat.Directory, target, new RootfsExportOptions(), null))
+        {
+            await RootfsExport.RunAsync(new LayerMerger([LayerOf(archive)], null).MergeAsync(CancellationToken.None), sink, CancellationToken.None);
+        }
+
+        var differences = TreeSnapshot.Differences(TreeSnapshot.Capture(source), TreeSnapshot.Capture(target));
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+        Assert.Equal("d299/sub/f1.txt", File.ReadAllText(Path.Combine(target, "d299", "sub", "f1.txt")));
+    }
+
+    [Fact]
     public async Task SymlinkReplacingADirectory_HidesWhatWasBelowIt()
     {
         var result = await MergeResult.RunAsync(

@@ -13,7 +13,9 @@ namespace OciPS.Core.Sinks.Directory;
 internal sealed unsafe class LinuxTreeWriter : ITreeWriter
 {
     private const int MaxOpenDirectories = 128;
-    private readonly Dictionary<string, int> _open = new(StringComparer.Ordinal);
+    // Open directory descriptors by path, least recently used last (the node found through the dictionary:
+    // a parent is looked up for every entry written).
+    private readonly Dictionary<string, (int Fd, LinkedListNode<string> Node)> _open = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _recent = new();
     private const int SetGid = 0x400;
     private readonly int _root;
@@ -59,12 +61,17 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
 
         if (_open.TryGetValue(path, out var cached))
         {
-            Touch(path);
-            return cached;
+            if (cached.Node != _recent.First)
+            {
+                _recent.Remove(cached.Node);
+                _recent.AddFirst(cached.Node);
+            }
+
+            return cached.Fd;
         }
 
         var parent = Directory(EntryName.Parent(path), create);
-        var name = Terminated(EntryName.Encode(EntryName.FileName(path)));
+        var name = NameBytes(path, stackalloc byte[NameBuffer]);
         int fd;
         fixed (byte* component = name)
         {
@@ -96,7 +103,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
     public SafeFileHandle CreateFile(string path, int mode, bool replace)
     {
         var parent = Directory(EntryName.Parent(path), create: true);
-        var name = Terminated(EntryName.Encode(EntryName.FileName(path)));
+        var name = NameBytes(path, stackalloc byte[NameBuffer]);
         fixed (byte* component = name)
         {
             if (replace)
@@ -175,7 +182,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
             _ => S_IFSOCK,
         };
         var parent = Directory(EntryName.Parent(path), create: true);
-        var name = Terminated(EntryName.Encode(EntryName.FileName(path)));
+        var name = NameBytes(path, stackalloc byte[NameBuffer]);
         fixed (byte* component = name)
         {
             if (replace)
@@ -317,7 +324,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
 
     public void Dispose()
     {
-        foreach (var fd in _open.Values)
+        foreach (var (fd, _) in _open.Values)
         {
             close(fd);
         }
@@ -401,37 +408,47 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
         }
     }
 
+    private const int NameBuffer = 1024;
+
+    /// <summary>
+    /// The last component's exact bytes, NUL-terminated, in <paramref name="buffer"/> when they fit: no
+    /// arrays for the name of every file. Names with escaped bytes (<see cref="EntryName"/>) or too long
+    /// for the buffer take the general path.
+    /// </summary>
+    private static ReadOnlySpan<byte> NameBytes(string path, Span<byte> buffer)
+    {
+        var name = path.AsSpan(path.LastIndexOf('/') + 1);
+        if (name.Length * 3 < buffer.Length && name.IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        {
+            var length = System.Text.Encoding.UTF8.GetBytes(name, buffer);
+            buffer[length] = 0;
+            return buffer[..(length + 1)];
+        }
+
+        return Terminated(EntryName.Encode(name.ToString()));
+    }
+
     private void Remember(string path, int fd)
     {
         if (_open.Count >= MaxOpenDirectories)
         {
-            var oldest = _recent.Last!.Value;
+            var oldest = _recent.Last!;
             _recent.RemoveLast();
-            close(_open[oldest]);
-            _open.Remove(oldest);
+            close(_open[oldest.Value].Fd);
+            _open.Remove(oldest.Value);
         }
 
-        _open[path] = fd;
-        _recent.AddFirst(path);
-    }
-
-    private void Touch(string path)
-    {
-        var node = _recent.Find(path);
-        if (node is not null && node != _recent.First)
-        {
-            _recent.Remove(node);
-            _recent.AddFirst(node);
-        }
+        _open[path] = (fd, _recent.AddFirst(path));
     }
 
     private void Forget(string path)
     {
         foreach (var key in _open.Keys.Where(k => k == path || k.StartsWith(path + "/", StringComparison.Ordinal)).ToArray())
         {
-            close(_open[key]);
+            var (fd, node) = _open[key];
+            close(fd);
             _open.Remove(key);
-            _recent.Remove(key);
+            _recent.Remove(node);
         }
     }
 
