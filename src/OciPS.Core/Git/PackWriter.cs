@@ -60,7 +60,8 @@ internal sealed class PackWriter : IDisposable
 
     // The writer thread's state for the object it is writing.
     private long _start;
-    private uint _crc;
+    // The CRC-32 a version 2 pack index keeps for each entry (System.IO.Hashing: vectorised).
+    private readonly System.IO.Hashing.Crc32 _crc = new();
     private uint _adler;
 
     /// <param name="objectsDirectory">The repository's <c>objects</c> directory.</param>
@@ -375,7 +376,7 @@ internal sealed class PackWriter : IDisposable
         if (piece.First)
         {
             _start = _file.Position;
-            _crc = PackCrc.Initial;
+            _crc.Reset();
             _adler = 1;
             WriteHeader(piece.Type, piece.Size);
         }
@@ -404,7 +405,7 @@ internal sealed class PackWriter : IDisposable
 
         if (piece.Keep)
         {
-            _entries.Add(new PackEntry(piece.Id!, _start, PackCrc.Final(_crc)));
+            _entries.Add(new PackEntry(piece.Id!, _start, _crc.GetCurrentHashAsUInt32()));
         }
         else
         {
@@ -415,7 +416,7 @@ internal sealed class PackWriter : IDisposable
 
     private void Emit(ReadOnlySpan<byte> bytes)
     {
-        _crc = PackCrc.Update(_crc, bytes);
+        _crc.Append(bytes);
         _file.Write(bytes);
     }
 
