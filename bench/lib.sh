@@ -44,6 +44,34 @@ measure() {
     printf '%-28s median %8.2f s   cpu %8.2f s   peak RSS %6d MiB   (%s runs)\n' "$name" "$median" "${!cpu_var}" "$((rss / 1024))" "$RUNS"
 }
 
+# interleave NAME_A NAME_B: like two measure calls for the commands in the arrays CMD_A and CMD_B, but
+# run in turn (A B A B ...), so a drift of the machine's speed during the script falls on both sides.
+interleave() {
+    local a="$1" b="$2" walls_a=() walls_b=() cpus_a=() cpus_b=() rss_a=0 rss_b=0 r var
+    for r in $(seq "$RUNS"); do
+        RUNS=1 measure "${a}__run" "${CMD_A[@]}" >/dev/null
+        RUNS=1 measure "${b}__run" "${CMD_B[@]}" >/dev/null
+        var="${a}__run_wall"; walls_a+=("${!var}"); var="${a}__run_cpu"; cpus_a+=("${!var}")
+        var="${a}__run_rss"; [ "${!var}" -gt "$rss_a" ] && rss_a="${!var}"
+        var="${b}__run_wall"; walls_b+=("${!var}"); var="${b}__run_cpu"; cpus_b+=("${!var}")
+        var="${b}__run_rss"; [ "${!var}" -gt "$rss_b" ] && rss_b="${!var}"
+    done
+    _record "$a" "$rss_a" "${walls_a[*]}" "${cpus_a[*]}"
+    _record "$b" "$rss_b" "${walls_b[*]}" "${cpus_b[*]}"
+}
+
+_median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+_record() {
+    local name="$1" rss="$2" wall cpu
+    wall="$(_median "$3")"
+    cpu="$(_median "$4")"
+    printf -v "${name}_wall" '%s' "$wall"
+    printf -v "${name}_cpu" '%s' "$cpu"
+    printf -v "${name}_rss" '%s' "$rss"
+    printf '%-28s median %8.2f s   cpu %8.2f s   peak RSS %6d MiB   (%s runs, in turn)   all: %s\n' "$name" "$wall" "$cpu" "$rss" "$RUNS" "$3"
+}
+
 # measure_warm NAME COMMAND...: like measure, for an OciPS.Bench scenario run twice in one process
 # (OCIPS_BENCH_WARM=1): only the second run is timed, from the process's own clock. It is what a
 # PowerShell session sees once it has run the cmdlet: .NET has compiled the code (a cold process
@@ -89,6 +117,28 @@ set_aside() {
 }
 empty_trash() {
     rm -rf "$TRASH"
+}
+
+# fresh_fs DIR: DIR becomes a new, empty ext4 filesystem (a loop device over $DATA/scratch-fs.img on
+# the same disk, made once). Runs that create whole trees each get one: on a filesystem where trees
+# were just deleted, ext4 skips inodes deleted in the last 60-300 s when allocating new ones
+# (recently_deleted in ialloc.c), which made file creation several times slower for whoever ran after
+# a deletion and the directory benchmark swing between 0.29x and 0.48x. Re-making the filesystem
+# rewrites its metadata only (nodiscard), so the disk trims nothing, and its inode tables are
+# written by mkfs (not by a background thread during the timed run).
+FRESH_FS_IMAGE="$DATA/scratch-fs.img"
+fresh_fs() {
+    local dir="$1"
+    mountpoint -q "$dir" && umount "$dir"
+    mkdir -p "$dir"
+    [ -f "$FRESH_FS_IMAGE" ] || fallocate -l 8G "$FRESH_FS_IMAGE"
+    mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$FRESH_FS_IMAGE"
+    mount -o loop "$FRESH_FS_IMAGE" "$dir"
+    sync
+}
+release_fs() {
+    mountpoint -q "$1" && umount "$1"
+    return 0
 }
 
 # make_app_tree DIR: an application-like tree of about 300 MB in DIR (the text seeded, so alike on every machine): 3000

@@ -18,9 +18,11 @@ while read -r digest; do layers+=("$image/blobs/sha256/${digest#sha256:}"); done
 echo "bench image: ${#layers[@]} layers, $(du -cb "${layers[@]}" | tail -1 | cut -f1) compressed bytes"
 
 empty_trash; sync
-BEFORE_EACH="set_aside '$out/umoci' '$out/ocips-dir' '$out/ocips.tar' '$out/ocips-dir.warm'"
-measure umoci_unpack umoci raw unpack --image "$image:latest" "$out/umoci"
-measure ocips_directory "${OCIPS_BENCH[@]}" export-rootfs "oci:$image:latest" "$out/ocips-dir" Directory
+# Each run writes into a filesystem of its own (fresh_fs in lib.sh): no run pays for an earlier one's trees.
+BEFORE_EACH="fresh_fs '$out'"
+CMD_A=(umoci raw unpack --image "$image:latest" "$out/umoci")
+CMD_B=("${OCIPS_BENCH[@]}" export-rootfs "oci:$image:latest" "$out/ocips-dir" Directory)
+interleave umoci_unpack ocips_directory
 measure_warm ocips_directory_warm "${OCIPS_BENCH[@]}" export-rootfs "oci:$image:latest" "$out/ocips-dir" Directory
 measure gzip_floor sh -c 'for l in "$@"; do gzip -dc "$l"; done >/dev/null' sh "${layers[@]}"
 measure ocips_tar "${OCIPS_BENCH[@]}" export-rootfs "oci:$image:latest" "$out/ocips.tar" Tar
@@ -31,5 +33,6 @@ ratio "$ocips_directory_wall" "$umoci_unpack_wall" 0.35 "Directory export / umoc
 ratio "$ocips_directory_warm_wall" "$umoci_unpack_wall" 0.35 "  the same, warm (a session's second export)"
 ratio "$ocips_tar_wall" "$gzip_floor_wall" 1.30 "Tar export / gzip -dc floor"
 awk -v d="$ocips_directory_rss" -v t="$ocips_tar_rss" 'BEGIN { printf "%-44s %6d MiB (goal <= 256: %s)\n", "peak RSS, Directory / Tar", (d > t ? d : t), ((d > t ? d : t) <= 256 ? "met" : "NOT met") }'
+release_fs "$out"
 rm -rf "$out"
 empty_trash
