@@ -48,10 +48,10 @@ ocips_commits="$(git -C "$out/ocips" rev-list --count HEAD)"
 echo "commits: naive $naive_commits, OciPS $ocips_commits (one per history step, plus Image.md)"
 echo "objects: naive $(git -C "$out/naive" count-objects -v | awk '/^in-pack:/ { print $2 }'), OciPS $(git -C "$out/ocips" count-objects -v | awk '/^in-pack:/ { print $2 }')"
 ratio "$ocips_git_wall" "$naive_loop_wall" 0.30 "ConvertTo-OciGitRepo / naive loop (time)"
-ratio "$ocips_git_cpu" "$naive_loop_cpu" 0.30 "ConvertTo-OciGitRepo / naive loop (CPU s)"
-ratio "$ocips_before" "$naive_before" 1.00 "repository as written, OciPS / naive ($((ocips_before / 1048576)) / $((naive_before / 1048576)) MiB)"
+figure "$ocips_git_cpu" "$naive_loop_cpu" "ConvertTo-OciGitRepo / naive loop (CPU s)"
+figure "$ocips_before" "$naive_before" "repository as written, OciPS / naive ($((ocips_before / 1048576)) / $((naive_before / 1048576)) MiB)"
 ratio "$ocips_size" "$naive_size" 1.00 ".git after gc, OciPS / naive ($((ocips_size / 1048576)) / $((naive_size / 1048576)) MiB)"
-ratio "$ocips_pack" "$naive_pack" 1.00 "pack after gc, OciPS / naive ($(awk -v b="$ocips_pack" 'BEGIN { printf "%.1f", b / 1048576 }') / $(awk -v b="$naive_pack" 'BEGIN { printf "%.1f", b / 1048576 }') MiB)"
+figure "$ocips_pack" "$naive_pack" "pack after gc, OciPS / naive ($(awk -v b="$ocips_pack" 'BEGIN { printf "%.1f", b / 1048576 }') / $(awk -v b="$naive_pack" 'BEGIN { printf "%.1f", b / 1048576 }') MiB)"
 awk -v r="$ocips_git_rss" 'BEGIN { printf "%-44s %6d MiB (goal <= 512: %s)\n", "peak RSS, ConvertTo-OciGitRepo", r, (r <= 512 ? "met" : "NOT met") }'
 diff <(git -C "$out/naive" ls-tree -r HEAD rootfs | awk '{ print $1, $4 }' | sort) \
      <(git -C "$out/ocips" ls-tree -r HEAD~1 rootfs | awk '{ print $1, $4 }' | sort) >"$out/tree.diff" \

@@ -102,6 +102,11 @@ ratio() {
     }'
 }
 
+# figure A B LABEL: prints A/B with no goal (a figure that explains a goal's ratio, not a goal itself).
+figure() {
+    awk -v a="$1" -v b="$2" -v label="$3" 'BEGIN { printf "%-44s %6.3fx  (for reference, no goal)\n", label, a / b }'
+}
+
 # set_aside PATH...: moves earlier outputs out of the way (a rename into $DATA/.trash) instead of
 # deleting them before a timed run. A deletion of a large tree right before a run bills that run for
 # it: ext4 mounted with `discard` trims the freed blocks at journal commit, stalling file creation for
