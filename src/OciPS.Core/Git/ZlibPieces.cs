@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Reflection;
+using OciPS.Core.Content;
 
 namespace OciPS.Core.Git;
 
@@ -146,7 +147,7 @@ internal static class ZlibPieces
 }
 
 /// <summary>A write-only stream into a pooled, growing buffer: one piece's compressed bytes.</summary>
-internal sealed class PieceBuffer : Stream
+internal sealed class PieceBuffer : WriteOnlyStream
 {
     private byte[] _buffer;
     private int _length;
@@ -154,25 +155,11 @@ internal sealed class PieceBuffer : Stream
     /// <param name="capacity">The size expected (grows past it when needed).</param>
     public PieceBuffer(int capacity) => _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(capacity, 256));
 
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
     public override long Length => _length;
-
-    public override long Position
-    {
-        get => _length;
-        set => throw new NotSupportedException();
-    }
 
     public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, _length);
 
     public void Reset() => _length = 0;
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
@@ -187,16 +174,6 @@ internal sealed class PieceBuffer : Stream
         buffer.CopyTo(_buffer.AsSpan(_length));
         _length += buffer.Length;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using OciPS.Core.Content;
 using OciPS.Core.Layers.Tar;
 using OciPS.Core.Model;
 
@@ -100,24 +101,12 @@ public static class LayerBlobWriter
     }
 
     /// <summary>A write-through stream that hashes and counts what passes.</summary>
-    private sealed class HashingStream(Stream inner) : Stream
+    private sealed class HashingStream(Stream inner) : WriteOnlyStream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private long _length;
 
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
         public override long Length => _length;
-
-        public override long Position
-        {
-            get => _length;
-            set => throw new NotSupportedException();
-        }
 
         public Digest Finish()
         {
@@ -125,8 +114,6 @@ public static class LayerBlobWriter
             _hash.Dispose();
             return digest;
         }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
@@ -142,17 +129,8 @@ public static class LayerBlobWriter
             await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
 
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         public override void Flush() => inner.Flush();
 
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
