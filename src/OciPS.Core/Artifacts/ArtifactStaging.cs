@@ -268,43 +268,4 @@ public sealed class ArtifactStaging : IAsyncDisposable
             ModifiedTime = UnixTime.Epoch,
         };
     }
-
-    /// <summary>Passes writes through while hashing them (the digest of the uncompressed tar).</summary>
-    private sealed class HashingWriteStream(Stream inner, System.Security.Cryptography.IncrementalHash hasher) : Stream
-    {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            hasher.AppendData(buffer, offset, count);
-            inner.Write(buffer, offset, count);
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            hasher.AppendData(buffer.Span);
-            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-    }
 }

@@ -500,30 +500,13 @@ internal sealed class WatchdogContent : HttpContent
         base.Dispose(disposing);
     }
 
-    private sealed class WatchedStream(Stream inner, Action progress) : Stream
+    private sealed class WatchedStream(Stream inner, Action progress) : WriteOnlyStream
     {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override void Write(byte[] buffer, int offset, int count)
+        public override void Write(ReadOnlySpan<byte> buffer)
         {
             progress();
-            inner.Write(buffer, offset, count);
+            inner.Write(buffer);
         }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         /// <summary>Written in slices, so one large buffer (a monolithic upload) restarts the timeout as it goes.</summary>
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -539,11 +522,5 @@ internal sealed class WatchdogContent : HttpContent
         public override void Flush() => inner.Flush();
 
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

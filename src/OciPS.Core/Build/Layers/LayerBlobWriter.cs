@@ -24,11 +24,11 @@ public static class LayerBlobWriter
             var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
             await using (file.ConfigureAwait(false))
             {
-                var compressedHash = new HashingStream(file);
+                var compressedHash = new HashingWriteStream(file);
                 Stream compressor = compression == BuildCompression.Zstd
                     ? Zstd(compressedHash, parallelism)
                     : new ParallelGzipStream(compressedHash, parallelism);
-                var tarHash = new HashingStream(compressor);
+                var tarHash = new HashingWriteStream(compressor);
                 var tar = new TarWriter(tarHash, leaveOpen: true);
                 await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
@@ -98,39 +98,5 @@ public static class LayerBlobWriter
         {
             await tar.WriteAsync(header, content, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>A write-through stream that hashes and counts what passes.</summary>
-    private sealed class HashingStream(Stream inner) : WriteOnlyStream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private long _length;
-
-        public override long Length => _length;
-
-        public Digest Finish()
-        {
-            var digest = Digest.FromHash(Digest.Sha256, _hash.GetHashAndReset());
-            _hash.Dispose();
-            return digest;
-        }
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            _hash.AppendData(buffer);
-            _length += buffer.Length;
-            inner.Write(buffer);
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            _hash.AppendData(buffer.Span);
-            _length += buffer.Length;
-            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
     }
 }

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using OciPS.Core.Content;
 
 namespace OciPS.Core.Build.Layers;
 
@@ -9,7 +10,7 @@ namespace OciPS.Core.Build.Layers;
 /// zlib's) reads it whole. The chunk size is fixed, so the output depends only on the input, never
 /// on how many cores compressed it. At most <c>parallelism</c> chunks are in flight (bounded memory).
 /// </summary>
-internal sealed class ParallelGzipStream : Stream
+internal sealed class ParallelGzipStream : WriteOnlyStream
 {
     private const int ChunkSize = 1 << 20;
 
@@ -29,20 +30,6 @@ internal sealed class ParallelGzipStream : Stream
         _level = level;
     }
 
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (buffer.Length > 0)
@@ -58,11 +45,9 @@ internal sealed class ParallelGzipStream : Stream
         }
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) =>
-        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    // Stream's synchronous write: the engine always writes asynchronously.
+    public override void Write(ReadOnlySpan<byte> buffer) =>
+        WriteAsync(buffer.ToArray()).AsTask().GetAwaiter().GetResult();
 
     /// <summary>Compresses what is left and writes every member; the stream takes no more input.</summary>
     public async Task FinishAsync(CancellationToken cancellationToken)
@@ -85,17 +70,7 @@ internal sealed class ParallelGzipStream : Stream
         _finished = true;
     }
 
-    public override void Flush()
-    {
-    }
-
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     public override async ValueTask DisposeAsync()
     {
