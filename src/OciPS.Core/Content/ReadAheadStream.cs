@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Channels;
+using System.Runtime.CompilerServices;
 
 namespace OciPS.Core.Content;
 
@@ -9,7 +10,12 @@ namespace OciPS.Core.Content;
 /// the reader (tar parsing, the merge, the sink's writes) runs on another. Memory is bounded by
 /// <c>blockSize × depth</c>. A failure of the source surfaces at the read that reaches it.
 /// </summary>
-public sealed class ReadAheadStream : ReadOnlyStream
+/// <remarks>
+/// Blocks are filled completely (but the last), so a reader of fixed-size records that divide the
+/// block size (tar's 512 bytes) finds each record whole in one block. Through
+/// <see cref="IBufferedSource"/> a reader takes the bytes from the block itself, without a copy.
+/// </remarks>
+public sealed class ReadAheadStream : ReadOnlyStream, IBufferedSource
 {
     private readonly Stream _source;
     private readonly Channel<Block> _blocks;
@@ -27,17 +33,38 @@ public sealed class ReadAheadStream : ReadOnlyStream
         _producer = Task.Run(() => ProduceAsync(blockSize));
     }
 
-    public override int Read(Span<byte> buffer)
+    public override int Read(Span<byte> buffer) =>
+        buffer.IsEmpty || Peek().IsEmpty && !Fill() ? 0 : Copy(buffer);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        buffer.IsEmpty ? ValueTask.FromResult(0)
+        : !Peek().IsEmpty ? ValueTask.FromResult(Copy(buffer.Span))
+        : ReadAfterWaitAsync(buffer, cancellationToken);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public ReadOnlySpan<byte> Peek()
     {
-        if (!EnsureBlock(() => _blocks.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult()))
+        if (_current is null && !_ended && _blocks.Reader.TryRead(out var block))
         {
-            return 0;
+            Take(block);
         }
 
-        return Copy(buffer);
+        return _current is null ? default : _current.Buffer.AsSpan(_offset, _current.Length - _offset);
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Consume(int count)
+    {
+        var block = _current!;
+        _offset += count;
+        if (_offset == block.Length)
+        {
+            ArrayPool<byte>.Shared.Return(block.Buffer);
+            _current = null;
+        }
+    }
+
+    public async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
     {
         while (_current is null && !_ended)
         {
@@ -53,8 +80,30 @@ public sealed class ReadAheadStream : ReadOnlyStream
             }
         }
 
-        return _current is null ? 0 : Copy(buffer.Span);
+        return _current is not null;
     }
+
+    public bool Fill()
+    {
+        while (_current is null && !_ended)
+        {
+            if (_blocks.Reader.TryRead(out var block))
+            {
+                Take(block);
+                break;
+            }
+
+            if (!_blocks.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
+            {
+                EndAsync().GetAwaiter().GetResult();
+            }
+        }
+
+        return _current is not null;
+    }
+
+    private async ValueTask<int> ReadAfterWaitAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        await FillAsync(cancellationToken).ConfigureAwait(false) ? Copy(buffer.Span) : 0;
 
     protected override void Dispose(bool disposing)
     {
@@ -141,25 +190,6 @@ public sealed class ReadAheadStream : ReadOnlyStream
         }
     }
 
-    private bool EnsureBlock(Func<bool> wait)
-    {
-        while (_current is null && !_ended)
-        {
-            if (_blocks.Reader.TryRead(out var block))
-            {
-                Take(block);
-                break;
-            }
-
-            if (!wait())
-            {
-                EndAsync().GetAwaiter().GetResult();
-            }
-        }
-
-        return _current is not null;
-    }
-
     private void Take(Block block)
     {
         _current = block;
@@ -175,16 +205,10 @@ public sealed class ReadAheadStream : ReadOnlyStream
 
     private int Copy(Span<byte> destination)
     {
-        var block = _current!;
-        var count = Math.Min(destination.Length, block.Length - _offset);
-        block.Buffer.AsSpan(_offset, count).CopyTo(destination);
-        _offset += count;
-        if (_offset == block.Length)
-        {
-            ArrayPool<byte>.Shared.Return(block.Buffer);
-            _current = null;
-        }
-
+        var ready = Peek();
+        var count = Math.Min(destination.Length, ready.Length);
+        ready[..count].CopyTo(destination);
+        Consume(count);
         return count;
     }
 

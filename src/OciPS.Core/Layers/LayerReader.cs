@@ -93,6 +93,7 @@ public static class LayerReader
     }
 
     /// <summary>The engine's view of a tar entry: normalised path, whiteouts classified.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static OciFileEntry ToEntry(TarHeader header, int? layerIndex, Digest? layerDigest)
     {
         var path = EntryName.Normalize(header.Name);

@@ -1,4 +1,5 @@
 using OciPS.Core.Model;
+using System.Runtime.CompilerServices;
 
 namespace OciPS.Core.Merge;
 
@@ -13,6 +14,7 @@ internal sealed class PathTrie
 
     public Node Root => _root;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Node GetOrAdd(string path)
     {
         var node = _root;
@@ -33,6 +35,7 @@ internal sealed class PathTrie
         return node;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Node? Find(string path)
     {
         var node = _root;
@@ -52,6 +55,7 @@ internal sealed class PathTrie
     /// from layer <paramref name="view"/>: by a hider made in a layer above <paramref name="layer"/> and
     /// not above <paramref name="view"/> (int.MaxValue: the final image).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool IsHidden(string path, int layer, int view = int.MaxValue)
     {
         var node = _root;
@@ -78,6 +82,7 @@ internal sealed class PathTrie
     }
 
     /// <summary>The nearest strict ancestor of <paramref name="path"/> that was emitted as something other than a directory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Node? NonDirectoryAncestor(string path)
     {
         var node = _root;
@@ -120,8 +125,10 @@ internal sealed class PathTrie
 
         private sealed class KeyComparer : IEqualityComparer<NameKey>
         {
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public bool Equals(NameKey x, NameKey y) => x.Span.SequenceEqual(y.Span);
 
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public int GetHashCode(NameKey key) => string.GetHashCode(key.Span, StringComparison.Ordinal);
         }
     }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Runtime.CompilerServices;
 
 namespace OciPS.Core.Model;
 
@@ -13,6 +14,7 @@ public static class EntryName
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Decodes name bytes; invalid UTF-8 bytes become U+DC80 + byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string Decode(ReadOnlySpan<byte> bytes)
     {
         if (System.Text.Unicode.Utf8.IsValid(bytes))
@@ -75,6 +77,7 @@ public static class EntryName
     }
 
     /// <summary>Whether the name carries bytes that were not valid UTF-8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool HasEscapes(string name)
     {
         for (var i = 0; i < name.Length; i++)
@@ -94,6 +97,7 @@ public static class EntryName
     /// empty or "." components, or a trailing slash; the root is ".". ".." components are kept so that
     /// the merge can reject them with the entry named.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string Normalize(string path)
     {
         if (path.Length == 0 || path == "." || path == "/" || path == "./")
@@ -134,6 +138,7 @@ public static class EntryName
     }
 
     /// <summary>Whether a path without leading or trailing slashes has no empty and no "." component.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool IsCanonical(ReadOnlySpan<char> path)
     {
         var componentStart = 0;
@@ -157,6 +162,7 @@ public static class EntryName
     }
 
     /// <summary>Whether a normalised path has a ".." component.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool HasParentComponent(string normalizedPath)
     {
         var index = normalizedPath.IndexOf("..", StringComparison.Ordinal);
@@ -174,6 +180,7 @@ public static class EntryName
     }
 
     /// <summary>The parent of a normalised path ("." for top-level names and the root).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string Parent(string normalizedPath)
     {
         var slash = normalizedPath.LastIndexOf('/');
@@ -181,6 +188,7 @@ public static class EntryName
     }
 
     /// <summary>The last component of a normalised path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string FileName(string normalizedPath)
     {
         var slash = normalizedPath.LastIndexOf('/');

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using OciPS.Core.Model;
 using OciPS.Core.Content;
 
@@ -7,7 +8,7 @@ namespace OciPS.Core.Layers.Tar;
 /// The content of the current entry, read straight from the archive: exactly the entry's size, and for
 /// a sparse file the logical content, holes given as zeros between the stored data regions.
 /// </summary>
-internal sealed class TarDataStream : ReadOnlyStream, ILiveStream
+internal sealed class TarDataStream : ReadOnlyStream, ILiveStream, ILendingStream
 {
     private readonly TarReader _owner;
     private readonly int _generation;
@@ -56,23 +57,58 @@ internal sealed class TarDataStream : ReadOnlyStream, ILiveStream
         return read;
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         _owner.EnsureCurrent(_generation);
         var (want, hole) = Plan(buffer.Length);
         if (want == 0)
         {
-            return 0;
+            return ValueTask.FromResult(0);
         }
 
         if (hole)
         {
             buffer.Span[..want].Clear();
             _position += want;
-            return want;
+            return ValueTask.FromResult(want);
         }
 
-        var read = await _owner.ReadDataAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
+        var pending = _owner.ReadDataAsync(buffer[..want], cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+        {
+            _position += pending.Result;
+            return pending;
+        }
+
+        return AdvanceAfterAsync(pending);
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public ReadOnlySpan<byte> Peek(int max)
+    {
+        _owner.EnsureCurrent(_generation);
+        return _regions is null && _position < _length ? _owner.PeekData((int)Math.Min(max, _length - _position)) : default;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Consume(int count)
+    {
+        _owner.ConsumeData(count);
+        _position += count;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> WaitAsync(CancellationToken cancellationToken)
+    {
+        _owner.EnsureCurrent(_generation);
+        return _regions is null && _position < _length ? _owner.WaitDataAsync(cancellationToken) : ValueTask.FromResult(false);
+    }
+
+    private async ValueTask<int> AdvanceAfterAsync(ValueTask<int> pending)
+    {
+        var read = await pending.ConfigureAwait(false);
         _position += read;
         return read;
     }

@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using OciPS.Core.Model;
+using System.Runtime.CompilerServices;
 
 namespace OciPS.Core.Layers.Tar;
 
@@ -44,9 +45,11 @@ internal static class TarFields
 
     public static ReadOnlySpan<byte> GnuMagic => "ustar "u8;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool IsZero(ReadOnlySpan<byte> block) => !block.ContainsAnyExcept((byte)0);
 
     /// <summary>Whether the checksum field matches the block (as an unsigned or, as old tars wrote it, signed sum).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool ChecksumMatches(ReadOnlySpan<byte> block, out long stored)
     {
         if (!TryParseNumber(block.Slice(ChecksumOffset, ChecksumLength), out stored))
@@ -76,6 +79,7 @@ internal static class TarFields
     /// A numeric field: octal ASCII (leading spaces and trailing NUL/space allowed), or GNU base-256
     /// when the high bit of the first byte is set. An all-empty field is 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParseNumber(ReadOnlySpan<byte> field, out long value)
     {
         value = 0;
@@ -174,6 +178,7 @@ internal static class TarFields
     }
 
     /// <summary>Parses a PAX time: decimal seconds with an optional fraction, possibly negative.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParsePaxTime(ReadOnlySpan<byte> text, out UnixTime time)
     {
         time = default;

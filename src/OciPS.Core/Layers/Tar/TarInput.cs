@@ -1,13 +1,57 @@
+using System.Runtime.CompilerServices;
+using OciPS.Core.Content;
+
 namespace OciPS.Core.Layers.Tar;
 
-/// <summary>A forward-only buffered view of the archive stream that knows its position.</summary>
+/// <summary>
+/// A forward-only view of the archive stream that knows its position. Over a <see cref="ReadAheadStream"/>
+/// it reads from the read-ahead blocks themselves; over any other stream, through a buffer of its own.
+/// Each operation has a synchronous part that uses the bytes ready now (<c>Try…</c>, <see cref="Peek"/>),
+/// so that the common case runs no async machinery; the async forms wait only when nothing is ready.
+/// </summary>
 internal sealed class TarInput(Stream stream, bool leaveOpen) : IAsyncDisposable
 {
-    private readonly byte[] _buffer = new byte[1 << 16];
-    private int _start;
-    private int _end;
+    private readonly IBufferedSource _source = stream as IBufferedSource ?? new StreamBufferedSource(stream);
 
     public long Position { get; private set; }
+
+    /// <summary>The bytes ready now (empty when the next must be waited for, or at the end); valid until the next read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public ReadOnlySpan<byte> Peek() => _source.Peek();
+
+    /// <summary>Marks the first <paramref name="count"/> bytes of <see cref="Peek"/> as read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Consume(int count)
+    {
+        if (count > 0)
+        {
+            _source.Consume(count);
+            Position += count;
+        }
+    }
+
+    /// <summary>Waits until bytes are ready; false at the end of the stream.</summary>
+    public ValueTask<bool> FillAsync(CancellationToken cancellationToken) => _source.FillAsync(cancellationToken);
+
+    /// <summary>Copies what is ready now, up to <paramref name="destination"/>'s length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int TryRead(Span<byte> destination)
+    {
+        var ready = _source.Peek();
+        var count = Math.Min(ready.Length, destination.Length);
+        ready[..count].CopyTo(destination);
+        Consume(count);
+        return count;
+    }
+
+    /// <summary>Skips what is ready now, up to <paramref name="count"/> bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int TrySkip(long count)
+    {
+        var step = (int)Math.Min(_source.Peek().Length, count);
+        Consume(step);
+        return step;
+    }
 
     /// <summary>Fills <paramref name="destination"/> completely; returns the number of bytes read, less only at the end of the stream.</summary>
     public async ValueTask<int> ReadFullyAsync(Memory<byte> destination, CancellationToken cancellationToken)
@@ -15,8 +59,8 @@ internal sealed class TarInput(Stream stream, bool leaveOpen) : IAsyncDisposable
         var total = 0;
         while (total < destination.Length)
         {
-            var read = await ReadAsync(destination[total..], cancellationToken).ConfigureAwait(false);
-            if (read == 0)
+            var read = TryRead(destination.Span[total..]);
+            if (read == 0 && !await _source.FillAsync(cancellationToken).ConfigureAwait(false))
             {
                 break;
             }
@@ -27,68 +71,18 @@ internal sealed class TarInput(Stream stream, bool leaveOpen) : IAsyncDisposable
         return total;
     }
 
-    /// <summary>Reads up to <paramref name="destination"/>'s length; large reads bypass the buffer.</summary>
-    public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    /// <summary>Reads up to <paramref name="destination"/>'s length, waiting only when nothing is ready.</summary>
+    public ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
-        if (destination.Length == 0)
-        {
-            return 0;
-        }
-
-        if (_start == _end)
-        {
-            if (destination.Length >= _buffer.Length)
-            {
-                var direct = await stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
-                Position += direct;
-                return direct;
-            }
-
-            _start = 0;
-            _end = await stream.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false);
-            if (_end == 0)
-            {
-                return 0;
-            }
-        }
-
-        var count = Math.Min(destination.Length, _end - _start);
-        _buffer.AsMemory(_start, count).CopyTo(destination);
-        _start += count;
-        Position += count;
-        return count;
+        var read = TryRead(destination.Span);
+        return read > 0 || destination.IsEmpty ? ValueTask.FromResult(read) : ReadAfterWaitAsync(destination, cancellationToken);
     }
 
     /// <summary>The synchronous twin of <see cref="ReadAsync"/>, for consumers that read content synchronously (LibGit2Sharp, StreamReader).</summary>
     public int Read(Span<byte> destination)
     {
-        if (destination.Length == 0)
-        {
-            return 0;
-        }
-
-        if (_start == _end)
-        {
-            if (destination.Length >= _buffer.Length)
-            {
-                var direct = stream.Read(destination);
-                Position += direct;
-                return direct;
-            }
-
-            _start = 0;
-            _end = stream.Read(_buffer);
-            if (_end == 0)
-            {
-                return 0;
-            }
-        }
-
-        var count = Math.Min(destination.Length, _end - _start);
-        _buffer.AsSpan(_start, count).CopyTo(destination);
-        _start += count;
-        Position += count;
-        return count;
+        var read = TryRead(destination);
+        return read > 0 || destination.IsEmpty || !_source.Fill() ? read : TryRead(destination);
     }
 
     /// <summary>Skips bytes; returns how many could be skipped (less only at the end of the stream).</summary>
@@ -97,20 +91,13 @@ internal sealed class TarInput(Stream stream, bool leaveOpen) : IAsyncDisposable
         var skipped = 0L;
         while (skipped < count)
         {
-            if (_start == _end)
+            var step = TrySkip(count - skipped);
+            if (step == 0 && !await _source.FillAsync(cancellationToken).ConfigureAwait(false))
             {
-                _start = 0;
-                _end = await stream.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false);
-                if (_end == 0)
-                {
-                    break;
-                }
+                break;
             }
 
-            var step = (int)Math.Min(count - skipped, _end - _start);
-            _start += step;
             skipped += step;
-            Position += step;
         }
 
         return skipped;
@@ -121,4 +108,7 @@ internal sealed class TarInput(Stream stream, bool leaveOpen) : IAsyncDisposable
         await SkipAsync(long.MaxValue, cancellationToken).ConfigureAwait(false);
 
     public ValueTask DisposeAsync() => leaveOpen ? ValueTask.CompletedTask : stream.DisposeAsync();
+
+    private async ValueTask<int> ReadAfterWaitAsync(Memory<byte> destination, CancellationToken cancellationToken) =>
+        await _source.FillAsync(cancellationToken).ConfigureAwait(false) ? TryRead(destination.Span) : 0;
 }

@@ -1,6 +1,8 @@
 using System.Buffers.Text;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
+using OciPS.Core.Content;
 using OciPS.Core.Model;
 
 namespace OciPS.Core.Layers.Tar;
@@ -44,7 +46,17 @@ public sealed class TarReader : IAsyncDisposable
     public long Position => _input.Position;
 
     /// <summary>The next entry, or null at the end of the archive.</summary>
-    public async ValueTask<TarHeader?> ReadNextAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// An entry whose headers are all in the bytes ready now is read without any async machinery (this
+    /// runs for every entry of every layer); the async path reads the rest: headers across a read-ahead
+    /// block's end, the end of the archive, errors, global headers, sparse maps.
+    /// </remarks>
+    public ValueTask<TarHeader?> ReadNextAsync(CancellationToken cancellationToken) =>
+        !_ended && TrySkipRest() && TryReadNext() is { } header
+            ? ValueTask.FromResult<TarHeader?>(header)
+            : ReadNextAfterWaitAsync(cancellationToken);
+
+    private async ValueTask<TarHeader?> ReadNextAfterWaitAsync(CancellationToken cancellationToken)
     {
         if (_ended)
         {
@@ -128,6 +140,95 @@ public sealed class TarReader : IAsyncDisposable
         }
     }
 
+    /// <summary>Skips the rest of the current entry as far as the bytes ready now go; whether it is all skipped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool TrySkipRest()
+    {
+        while (_remaining + _padding > 0)
+        {
+            var step = _input.TrySkip(_remaining + _padding);
+            if (step == 0)
+            {
+                return false;
+            }
+
+            var fromData = Math.Min(step, _remaining);
+            _remaining -= fromData;
+            _padding -= step - fromData;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The next entry when its headers (PAX, GNU long names, the header itself) are all in the bytes ready
+    /// now and it needs nothing more read; otherwise null, with nothing consumed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private TarHeader? TryReadNext()
+    {
+        var ready = _input.Peek();
+        var start = _input.Position;
+        var used = 0;
+        List<KeyValuePair<string, byte[]>>? local = null;
+        byte[]? longName = null, longLink = null;
+        while (ready.Length - used >= TarFields.BlockSize)
+        {
+            var block = ready.Slice(used, TarFields.BlockSize);
+            var offset = start + used;
+
+            // The end of the archive and damaged headers are the async path's to report.
+            if (TarFields.IsZero(block) || !TarFields.ChecksumMatches(block, out _) || !TarFields.TryParseNumber(block.Slice(TarFields.SizeOffset, TarFields.SizeLength), out var storedSize) || storedSize < 0)
+            {
+                return null;
+            }
+
+            var typeFlag = block[TarFields.TypeFlagOffset];
+            switch (typeFlag)
+            {
+                case (byte)'x' or (byte)'L' or (byte)'K':
+                    var extended = storedSize + Padding(storedSize);
+                    if (storedSize > MaxExtensionSize || ready.Length - used - TarFields.BlockSize < extended)
+                    {
+                        return null;
+                    }
+
+                    var data = ready.Slice(used + TarFields.BlockSize, (int)storedSize);
+                    if (typeFlag == (byte)'x')
+                    {
+                        (local ??= []).AddRange(PaxRecords.Parse(data, reason => Corrupt(offset, reason)));
+                    }
+                    else if (typeFlag == (byte)'L')
+                    {
+                        longName = TarFields.CString(data).ToArray();
+                    }
+                    else
+                    {
+                        longLink = TarFields.CString(data).ToArray();
+                    }
+
+                    used += TarFields.BlockSize + (int)extended;
+                    continue;
+                case (byte)'g' or (byte)'V' or (byte)'N' or (byte)'M':
+                    return null;
+            }
+
+            block.CopyTo(_block);
+            var draft = Prepare(typeFlag, storedSize, offset, local, longName, longLink);
+            if (draft.NeedsInput)
+            {
+                return null;
+            }
+
+            _input.Consume(used + TarFields.BlockSize);
+            _generation++;
+            Begin(draft);
+            return Finish(draft, null, draft.StoredSize);
+        }
+
+        return null;
+    }
+
     /// <summary>Reads whatever follows the end of the archive, so that digests over the whole stream can be checked.</summary>
     public async ValueTask<long> DrainAsync(CancellationToken cancellationToken)
     {
@@ -153,18 +254,44 @@ public sealed class TarReader : IAsyncDisposable
         }
     }
 
-    internal async ValueTask<int> ReadDataAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    internal ValueTask<int> ReadDataAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var want = (int)Math.Min(buffer.Length, _remaining);
-        var read = await _input.ReadAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
-        return Account(read, want);
+        var read = _input.TryRead(buffer.Span[..want]);
+        return read > 0 || want == 0 ? ValueTask.FromResult(Account(read, want)) : ReadDataAfterWaitAsync(buffer[..want], cancellationToken);
     }
+
+    /// <summary>Up to <paramref name="max"/> bytes of the current entry's stored data that are ready now, lent in place (see <see cref="IBufferedSource"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal ReadOnlySpan<byte> PeekData(int max)
+    {
+        var ready = _input.Peek();
+        return ready[..(int)Math.Min(Math.Min(ready.Length, max), _remaining)];
+    }
+
+    /// <summary>Marks <paramref name="count"/> bytes of <see cref="PeekData"/> as read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void ConsumeData(int count)
+    {
+        _input.Consume(count);
+        _remaining -= count;
+    }
+
+    /// <summary>Waits until some of the current entry's data is ready (false if the archive ended first: a read then reports it).</summary>
+    internal ValueTask<bool> WaitDataAsync(CancellationToken cancellationToken) =>
+        _remaining == 0 ? ValueTask.FromResult(false) : _input.FillAsync(cancellationToken);
 
     internal int ReadData(Span<byte> buffer)
     {
         var want = (int)Math.Min(buffer.Length, _remaining);
         var read = _input.Read(buffer[..want]);
         return Account(read, want);
+    }
+
+    private async ValueTask<int> ReadDataAfterWaitAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var read = await _input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return Account(read, buffer.Length);
     }
 
     private int Account(int read, int wanted)
@@ -192,6 +319,31 @@ public sealed class TarReader : IAsyncDisposable
         byte[]? longName,
         byte[]? longLink,
         CancellationToken cancellationToken)
+    {
+        var draft = Prepare(typeFlag, storedSize, offset, local, longName, longLink);
+        Begin(draft);
+        if (draft.SkipsData)
+        {
+            await SkipDataAsync(draft.StoredSize, offset, cancellationToken).ConfigureAwait(false);
+        }
+
+        IReadOnlyList<SparseRegion>? sparse = null;
+        var logicalSize = draft.StoredSize;
+        if (typeFlag == (byte)'S')
+        {
+            (sparse, logicalSize) = await ReadOldGnuSparseAsync(offset, cancellationToken).ConfigureAwait(false);
+        }
+        else if (draft.IsPaxSparse)
+        {
+            (sparse, logicalSize) = await ReadPaxSparseAsync(draft.Pax, draft.SparsePairs ?? [], draft.StoredSize, offset, cancellationToken).ConfigureAwait(false);
+        }
+
+        return Finish(draft, sparse, logicalSize);
+    }
+
+    /// <summary>Everything the header block and its extension records say, before any content is read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private Draft Prepare(byte typeFlag, long storedSize, long offset, List<KeyValuePair<string, byte[]>>? local, byte[]? longName, byte[]? longLink)
     {
         var block = _block;
         var magic = block.AsSpan(TarFields.MagicOffset, 6);
@@ -231,80 +383,79 @@ public sealed class TarReader : IAsyncDisposable
             nameBytes = prefix.Length > 0 ? [.. prefix, (byte)'/', .. name] : name.ToArray();
         }
 
-        var linkBytes = pax.TryGetValue("linkpath", out var linkPath) ? linkPath
-            : longLink ?? (TarFields.CString(block.AsSpan(TarFields.LinkNameOffset, TarFields.NameLength)) is { Length: > 0 } link ? link.ToArray() : []);
-
-        var kind = KindOf(typeFlag, nameBytes);
-        var mode = (int)(Number(block.AsSpan(TarFields.ModeOffset, TarFields.IdLength), offset, "mode") & 0xFFF);
-        var uid = pax.TryGetValue("uid", out var paxUid) ? ParseLong(paxUid, offset, "uid") : Number(block.AsSpan(TarFields.UidOffset, TarFields.IdLength), offset, "uid");
-        var gid = pax.TryGetValue("gid", out var paxGid) ? ParseLong(paxGid, offset, "gid") : Number(block.AsSpan(TarFields.GidOffset, TarFields.IdLength), offset, "gid");
-        var userName = pax.TryGetValue("uname", out var paxUser) ? EntryName.Decode(paxUser) : OwnerName(block.AsSpan(TarFields.UserNameOffset, TarFields.OwnerNameLength), isUstar || isGnu);
-        var groupName = pax.TryGetValue("gname", out var paxGroup) ? EntryName.Decode(paxGroup) : OwnerName(block.AsSpan(TarFields.GroupNameOffset, TarFields.OwnerNameLength), isUstar || isGnu);
-        var mtime = pax.TryGetValue("mtime", out var paxMtime) ? PaxTime(paxMtime, offset, "mtime") : new UnixTime(Number(block.AsSpan(TarFields.MtimeOffset, TarFields.SizeLength), offset, "mtime"), 0);
-        UnixTime? atime = pax.TryGetValue("atime", out var paxAtime) ? PaxTime(paxAtime, offset, "atime")
-            : isGnu && GnuTime(block.AsSpan(TarFields.GnuAtimeOffset, TarFields.SizeLength)) is { } gnuAtime ? gnuAtime : null;
-        UnixTime? ctime = pax.TryGetValue("ctime", out var paxCtime) ? PaxTime(paxCtime, offset, "ctime")
-            : isGnu && GnuTime(block.AsSpan(TarFields.GnuCtimeOffset, TarFields.SizeLength)) is { } gnuCtime ? gnuCtime : null;
-        var devMajor = (int)(pax.TryGetValue("SCHILY.devmajor", out var paxMajor) ? ParseLong(paxMajor, offset, "devmajor") : isUstar || isGnu ? Number(block.AsSpan(TarFields.DevMajorOffset, TarFields.IdLength), offset, "devmajor") : 0);
-        var devMinor = (int)(pax.TryGetValue("SCHILY.devminor", out var paxMinor) ? ParseLong(paxMinor, offset, "devminor") : isUstar || isGnu ? Number(block.AsSpan(TarFields.DevMinorOffset, TarFields.IdLength), offset, "devminor") : 0);
-        if (pax.TryGetValue("size", out var paxSize))
+        var draft = new Draft
         {
-            storedSize = ParseLong(paxSize, offset, "size");
-        }
+            TypeFlag = typeFlag,
+            Offset = offset,
+            Pax = pax,
+            SparsePairs = sparsePairs,
+            NameBytes = nameBytes,
+            LinkBytes = pax.TryGetValue("linkpath", out var linkPath) ? linkPath
+                : longLink ?? (TarFields.CString(block.AsSpan(TarFields.LinkNameOffset, TarFields.NameLength)) is { Length: > 0 } link ? link.ToArray() : []),
+            Kind = KindOf(typeFlag, nameBytes),
+            Mode = (int)(Number(block.AsSpan(TarFields.ModeOffset, TarFields.IdLength), offset, "mode") & 0xFFF),
+            Uid = pax.TryGetValue("uid", out var paxUid) ? ParseLong(paxUid, offset, "uid") : Number(block.AsSpan(TarFields.UidOffset, TarFields.IdLength), offset, "uid"),
+            Gid = pax.TryGetValue("gid", out var paxGid) ? ParseLong(paxGid, offset, "gid") : Number(block.AsSpan(TarFields.GidOffset, TarFields.IdLength), offset, "gid"),
+            UserName = pax.TryGetValue("uname", out var paxUser) ? EntryName.Decode(paxUser) : OwnerName(block.AsSpan(TarFields.UserNameOffset, TarFields.OwnerNameLength), isUstar || isGnu),
+            GroupName = pax.TryGetValue("gname", out var paxGroup) ? EntryName.Decode(paxGroup) : OwnerName(block.AsSpan(TarFields.GroupNameOffset, TarFields.OwnerNameLength), isUstar || isGnu),
+            ModifiedTime = pax.TryGetValue("mtime", out var paxMtime) ? PaxTime(paxMtime, offset, "mtime") : new UnixTime(Number(block.AsSpan(TarFields.MtimeOffset, TarFields.SizeLength), offset, "mtime"), 0),
+            AccessTime = pax.TryGetValue("atime", out var paxAtime) ? PaxTime(paxAtime, offset, "atime")
+                : isGnu && GnuTime(block.AsSpan(TarFields.GnuAtimeOffset, TarFields.SizeLength)) is { } gnuAtime ? gnuAtime : null,
+            ChangeTime = pax.TryGetValue("ctime", out var paxCtime) ? PaxTime(paxCtime, offset, "ctime")
+                : isGnu && GnuTime(block.AsSpan(TarFields.GnuCtimeOffset, TarFields.SizeLength)) is { } gnuCtime ? gnuCtime : null,
+            DeviceMajor = (int)(pax.TryGetValue("SCHILY.devmajor", out var paxMajor) ? ParseLong(paxMajor, offset, "devmajor") : isUstar || isGnu ? Number(block.AsSpan(TarFields.DevMajorOffset, TarFields.IdLength), offset, "devmajor") : 0),
+            DeviceMinor = (int)(pax.TryGetValue("SCHILY.devminor", out var paxMinor) ? ParseLong(paxMinor, offset, "devminor") : isUstar || isGnu ? Number(block.AsSpan(TarFields.DevMinorOffset, TarFields.IdLength), offset, "devminor") : 0),
+            StoredSize = pax.TryGetValue("size", out var paxSize) ? ParseLong(paxSize, offset, "size") : storedSize,
+            IsPaxSparse = pax.ContainsKey("GNU.sparse.major") || pax.ContainsKey("GNU.sparse.map") || sparsePairs is not null,
+            Format = local is not null || _global.Count > 0 ? TarFormat.Pax : isGnu ? TarFormat.Gnu : isUstar ? TarFormat.Ustar : TarFormat.V7,
+        };
 
-        if (storedSize < 0)
+        if (draft.StoredSize < 0)
         {
             throw Corrupt(offset, $"the entry '{EntryName.Decode(nameBytes)}' has a negative size");
         }
 
-        // Links, directories, devices and FIFOs have no content, whatever their size field says.
-        var hasData = kind == TarEntryKind.File;
-        _remaining = hasData ? storedSize : 0;
-        _padding = hasData ? Padding(storedSize) : 0;
-        if (!hasData && storedSize > 0)
-        {
-            await SkipDataAsync(storedSize, offset, cancellationToken).ConfigureAwait(false);
-        }
+        return draft;
+    }
 
-        IReadOnlyList<SparseRegion>? sparse = null;
-        var logicalSize = storedSize;
-        if (typeFlag == (byte)'S')
-        {
-            (sparse, logicalSize) = await ReadOldGnuSparseAsync(offset, cancellationToken).ConfigureAwait(false);
-        }
-        else if (pax.ContainsKey("GNU.sparse.major") || pax.ContainsKey("GNU.sparse.map") || sparsePairs is not null)
-        {
-            (sparse, logicalSize) = await ReadPaxSparseAsync(pax, sparsePairs ?? [], storedSize, offset, cancellationToken).ConfigureAwait(false);
-        }
+    /// <summary>Makes the entry's content (files only: links, directories, devices and FIFOs have none, whatever their size field says) the next thing to read.</summary>
+    private void Begin(in Draft draft)
+    {
+        _remaining = draft.HasData ? draft.StoredSize : 0;
+        _padding = draft.HasData ? Padding(draft.StoredSize) : 0;
+    }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private TarHeader Finish(in Draft draft, IReadOnlyList<SparseRegion>? sparse, long logicalSize)
+    {
         if (sparse is not null)
         {
-            ValidateSparse(sparse, logicalSize, _remaining, offset, nameBytes);
+            ValidateSparse(sparse, logicalSize, _remaining, draft.Offset, draft.NameBytes);
         }
 
-        DataStream = new TarDataStream(this, _generation, hasData ? logicalSize : 0, sparse);
+        DataStream = new TarDataStream(this, _generation, draft.HasData ? logicalSize : 0, sparse);
         return new TarHeader
         {
-            Name = EntryName.Decode(nameBytes),
-            Kind = kind,
-            TypeFlag = typeFlag,
-            LinkName = linkBytes.Length == 0 ? null : EntryName.Decode(linkBytes),
-            Mode = mode,
-            Uid = uid,
-            Gid = gid,
-            UserName = userName,
-            GroupName = groupName,
-            Size = hasData ? logicalSize : 0,
-            ModifiedTime = mtime,
-            AccessTime = atime,
-            ChangeTime = ctime,
-            DeviceMajor = devMajor,
-            DeviceMinor = devMinor,
-            Xattrs = Xattrs(pax, offset),
+            Name = EntryName.Decode(draft.NameBytes),
+            Kind = draft.Kind,
+            TypeFlag = draft.TypeFlag,
+            LinkName = draft.LinkBytes.Length == 0 ? null : EntryName.Decode(draft.LinkBytes),
+            Mode = draft.Mode,
+            Uid = draft.Uid,
+            Gid = draft.Gid,
+            UserName = draft.UserName,
+            GroupName = draft.GroupName,
+            Size = draft.HasData ? logicalSize : 0,
+            ModifiedTime = draft.ModifiedTime,
+            AccessTime = draft.AccessTime,
+            ChangeTime = draft.ChangeTime,
+            DeviceMajor = draft.DeviceMajor,
+            DeviceMinor = draft.DeviceMinor,
+            Xattrs = Xattrs(draft.Pax, draft.Offset),
             SparseMap = sparse,
-            PaxRecords = pax,
-            Format = local is not null || _global.Count > 0 ? TarFormat.Pax : isGnu ? TarFormat.Gnu : isUstar ? TarFormat.Ustar : TarFormat.V7,
-            Offset = offset,
+            PaxRecords = draft.Pax,
+            Format = draft.Format,
+            Offset = draft.Offset,
         };
     }
 
@@ -554,4 +705,37 @@ public sealed class TarReader : IAsyncDisposable
 
     private CorruptContentException Corrupt(long offset, string reason) =>
         new("LayerCorrupt", string.Create(CultureInfo.InvariantCulture, $"{_source} is not a valid tar archive: at offset {offset}, {reason}."), _source);
+
+    /// <summary>A header as parsed, before its content (or the sparse map at its start) is read.</summary>
+    private struct Draft
+    {
+        public byte TypeFlag;
+        public long Offset;
+        public long StoredSize;
+        public Dictionary<string, byte[]> Pax;
+        public List<long>? SparsePairs;
+        public byte[] NameBytes;
+        public byte[] LinkBytes;
+        public TarEntryKind Kind;
+        public int Mode;
+        public long Uid;
+        public long Gid;
+        public string? UserName;
+        public string? GroupName;
+        public UnixTime ModifiedTime;
+        public UnixTime? AccessTime;
+        public UnixTime? ChangeTime;
+        public int DeviceMajor;
+        public int DeviceMinor;
+        public bool IsPaxSparse;
+        public TarFormat Format;
+
+        public readonly bool HasData => Kind == TarEntryKind.File;
+
+        /// <summary>A non-file entry with a size: its stored bytes are skipped.</summary>
+        public readonly bool SkipsData => !HasData && StoredSize > 0;
+
+        /// <summary>Whether building the entry reads from the archive (data to skip, a sparse map).</summary>
+        public readonly bool NeedsInput => SkipsData || TypeFlag == (byte)'S' || IsPaxSparse;
+    }
 }

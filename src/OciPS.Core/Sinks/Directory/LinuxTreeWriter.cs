@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using OciPS.Core.Model;
 using static OciPS.Core.Native.LinuxNative;
+using System.Runtime.CompilerServices;
 
 namespace OciPS.Core.Sinks.Directory;
 
@@ -52,6 +53,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
     IReadOnlyCollection<string> ITreeWriter.ImplicitDirectories => ImplicitDirectories;
 
     /// <summary>The open descriptor of a directory, creating it (and its parents) when asked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Directory(string path, bool create)
     {
         if (path == ".")
@@ -100,6 +102,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
     /// Creates a file with its permission bits (the umask applies; <see cref="SetFileMetadata"/> fixes
     /// what it took away) and returns its handle (the caller writes, then sets metadata).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public SafeFileHandle CreateFile(string path, int mode, bool replace)
     {
         var parent = Directory(EntryName.Parent(path), create: true);
@@ -116,6 +119,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CreateDirectory(string path, bool replace)
     {
         if (replace)
@@ -136,6 +140,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
         ImplicitDirectories.Remove(path);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CreateSymlink(string path, string target, bool replace)
     {
         var parent = Directory(EntryName.Parent(path), create: true);
@@ -153,6 +158,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CreateHardlink(string path, string target, bool replace)
     {
         var parent = Directory(EntryName.Parent(path), create: true);
@@ -204,6 +210,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
     /// Owner, mode, xattrs and time of a symlink, device, FIFO or socket, addressed through its parent:
     /// such nodes cannot be opened for writing metadata. A symlink has no mode of its own.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public (int Chown, int Xattr) SetNodeMetadata(string path, bool isSymlink, long? uid, long? gid, int mode, IReadOnlyDictionary<string, byte[]> xattrs, UnixTime time)
     {
         var parent = Directory(EntryName.Parent(path), create: false);
@@ -252,6 +259,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
     /// the file already has them (root writing a root-owned 0644 file needs neither), two system calls
     /// fewer for most files of an image.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public (int Chown, int Xattr) SetFileMetadata(SafeFileHandle handle, string path, long? uid, long? gid, int mode, IReadOnlyDictionary<string, byte[]> xattrs, UnixTime time)
     {
         var owned = uid is null || (_creator is { } creator && creator.Uid == uid && creator.Gid == gid);
@@ -267,6 +275,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
     /// chown first (it clears setuid bits and security.capability), then mode, xattrs, time last.
     /// Returns the first error of chown and of setxattr (0 when they worked), so callers can warn once.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (int Chown, int Xattr) SetMetadata(int fd, long? uid, long? gid, int? mode, IReadOnlyDictionary<string, byte[]> xattrs, UnixTime time, string path)
     {
         int chownError = 0, xattrError = 0;
@@ -415,6 +424,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
     /// arrays for the name of every file. Names with escaped bytes (<see cref="EntryName"/>) or too long
     /// for the buffer take the general path.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ReadOnlySpan<byte> NameBytes(string path, Span<byte> buffer)
     {
         var name = path.AsSpan(path.LastIndexOf('/') + 1);
@@ -428,6 +438,7 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
         return Terminated(EntryName.Encode(name.ToString()));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Remember(string path, int fd)
     {
         if (_open.Count >= MaxOpenDirectories)
