@@ -22,75 +22,33 @@ public static class LayerReader
     public const string WhiteoutPrefix = ".wh.";
 
     /// <summary>The entries of one layer of an image (nothing for an empty history step).</summary>
-    public static async IAsyncEnumerable<LayerEntry> ReadAsync(OciLayer layer, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static IAsyncEnumerable<LayerEntry> ReadAsync(OciLayer layer, CancellationToken cancellationToken = default)
     {
-        if (layer.Descriptor is null)
+        if (layer.Descriptor is not { } descriptor)
         {
-            yield break;
+            return None();
         }
 
         if (layer.Image.Source is IExtractedLayerSource extracted)
         {
-            await foreach (var entry in extracted.ReadLayerAsync(layer, cancellationToken).ConfigureAwait(false))
-            {
-                yield return entry;
-            }
-
-            yield break;
+            return extracted.ReadLayerAsync(layer, cancellationToken);
         }
 
-        var blob = await layer.Image.Source.OpenBlobAsync(layer.Descriptor, cancellationToken).ConfigureAwait(false);
-        await foreach (var entry in ReadAsync(blob, layer.DiffId, layer.Index, layer.Digest, layer.DisplayName, cancellationToken).ConfigureAwait(false))
-        {
-            yield return entry;
-        }
+        return new TarLayer(ct => layer.Image.Source.OpenBlobAsync(descriptor, ct), layer.DiffId, layer.Index, layer.Digest, layer.DisplayName, cancellationToken);
     }
 
     /// <summary>
     /// The entries of a layer blob given as a stream (owned and disposed here). With
     /// <paramref name="diffId"/>, the uncompressed bytes must hash to it.
     /// </summary>
-    public static async IAsyncEnumerable<LayerEntry> ReadAsync(
+    public static IAsyncEnumerable<LayerEntry> ReadAsync(
         Stream blob,
         Digest? diffId,
         int? layerIndex,
         Digest? layerDigest,
         string layerName,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        // A layer is read by four threads, each a few blocks ahead of the next: reading the blob and
-        // checking its digest; decompressing; checking the diffID; and the reader (tar, merge, sink).
-        // With the first three on one thread, that thread held back the reader on two cores.
-        await using var owned = blob;
-        await using var compressed = new ReadAheadStream(blob);
-        Stream decompressed;
-        try
-        {
-            (decompressed, _) = await LayerDecompressor.OpenAsync(compressed, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (IsCorruption(ex))
-        {
-            throw Corrupt(layerName, ex);
-        }
-
-        Stream tar = new ReadAheadStream(new CorruptionTranslatingStream(decompressed, layerName));
-        if (diffId is not null)
-        {
-            tar = new VerifyingStream(tar, diffId, -1, $"The uncompressed content of {layerName} (its diffID)");
-        }
-
-        await using var ahead = new ReadAheadStream(tar);
-        await using var reader = new TarReader(ahead, layerName);
-        while (await reader.ReadNextAsync(cancellationToken).ConfigureAwait(false) is { } header)
-        {
-            var entry = ToEntry(header, layerIndex, layerDigest);
-            yield return new LayerEntry(entry, entry.Type == OciFileType.File ? reader.DataStream : null);
-        }
-
-        // Reading past the end-of-archive marker reaches the end of the stream, where the diffID and
-        // (through the decompressor) the blob's digest are checked.
-        await reader.DrainAsync(cancellationToken).ConfigureAwait(false);
-    }
+        CancellationToken cancellationToken = default) =>
+        new TarLayer(_ => Task.FromResult(blob), diffId, layerIndex, layerDigest, layerName, cancellationToken);
 
     /// <summary>The engine's view of a tar entry: normalised path, whiteouts classified.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -155,6 +113,118 @@ public static class LayerReader
 
     private static CorruptContentException Corrupt(string layerName, Exception inner) =>
         new("LayerCorrupt", $"{layerName} cannot be decompressed: {inner.Message}", layerName, inner);
+
+    /// <summary>The entries of a tar layer blob (read once per enumeration).</summary>
+    private sealed record TarLayer(
+        Func<CancellationToken, Task<Stream>> OpenBlob,
+        Digest? DiffId,
+        int? LayerIndex,
+        Digest? LayerDigest,
+        string LayerName,
+        CancellationToken Cancellation) : IAsyncEnumerable<LayerEntry>
+    {
+        public IAsyncEnumerator<LayerEntry> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
+            new Entries(this, Cancellation.CanBeCanceled ? Cancellation : cancellationToken);
+
+        /// <summary>
+        /// Reads the layer entry by entry. An entry whose headers are ready is handed out synchronously;
+        /// the async path opens the blob, waits for bytes, and at the end of the archive drains the stream
+        /// so that the diffID and (through the decompressor) the blob's digest are checked.
+        /// </summary>
+        private sealed class Entries(TarLayer layer, CancellationToken cancellationToken) : IAsyncEnumerator<LayerEntry>
+        {
+            private readonly Stack<IAsyncDisposable> _owned = new();
+            private TarReader? _reader;
+            private bool _ended;
+
+            public LayerEntry Current { get; private set; } = null!;
+
+            public ValueTask<bool> MoveNextAsync()
+            {
+                if (_reader is null)
+                {
+                    return _ended ? ValueTask.FromResult(false) : StartAsync();
+                }
+
+                var next = _reader.ReadNextAsync(cancellationToken);
+                if (!next.IsCompletedSuccessfully)
+                {
+                    return MoveNextAfterAsync(next);
+                }
+
+                return next.Result is { } header ? ValueTask.FromResult(Take(header)) : MoveNextAfterAsync(ValueTask.FromResult<TarHeader?>(null));
+            }
+
+            public async ValueTask DisposeAsync()
+            {
+                _reader = null;
+                while (_owned.TryPop(out var owned))
+                {
+                    await owned.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            private bool Take(TarHeader header)
+            {
+                var entry = ToEntry(header, layer.LayerIndex, layer.LayerDigest);
+                Current = new LayerEntry(entry, entry.Type == OciFileType.File ? _reader!.DataStream : null);
+                return true;
+            }
+
+            private async ValueTask<bool> MoveNextAfterAsync(ValueTask<TarHeader?> next)
+            {
+                if (await next.ConfigureAwait(false) is { } header)
+                {
+                    return Take(header);
+                }
+
+                // Reading past the end-of-archive marker reaches the end of the stream, where the diffID and
+                // (through the decompressor) the blob's digest are checked.
+                await _reader!.DrainAsync(cancellationToken).ConfigureAwait(false);
+                _ended = true;
+                await DisposeAsync().ConfigureAwait(false);
+                return false;
+            }
+
+            private async ValueTask<bool> StartAsync()
+            {
+                // A layer is read by four threads, each a few blocks ahead of the next: reading the blob and
+                // checking its digest; decompressing; checking the diffID; and the reader (tar, merge, sink).
+                // With the first three on one thread, that thread held back the reader on two cores.
+                var blob = await layer.OpenBlob(cancellationToken).ConfigureAwait(false);
+                _owned.Push(blob);
+                var compressed = new ReadAheadStream(blob);
+                _owned.Push(compressed);
+                Stream decompressed;
+                try
+                {
+                    (decompressed, _) = await LayerDecompressor.OpenAsync(compressed, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (IsCorruption(ex))
+                {
+                    throw Corrupt(layer.LayerName, ex);
+                }
+
+                Stream tar = new ReadAheadStream(new CorruptionTranslatingStream(decompressed, layer.LayerName));
+                if (layer.DiffId is not null)
+                {
+                    tar = new VerifyingStream(tar, layer.DiffId, -1, $"The uncompressed content of {layer.LayerName} (its diffID)");
+                }
+
+                var ahead = new ReadAheadStream(tar);
+                _owned.Push(ahead);
+                _reader = new TarReader(ahead, layer.LayerName);
+                _owned.Push(_reader);
+                return await MoveNextAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<LayerEntry> None()
+    {
+        await Task.CompletedTask.ConfigureAwait(false);
+        yield break;
+    }
 
     /// <summary>Reports decompression failures (gzip, zstd) as corrupt-layer errors naming the layer.</summary>
     private sealed class CorruptionTranslatingStream(Stream inner, string layerName) : ReadOnlyStream

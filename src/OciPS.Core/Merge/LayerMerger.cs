@@ -16,7 +16,7 @@ namespace OciPS.Core.Merge;
 /// whiteouts, no entry below a non-directory, a hardlink only after its target file. Entries that cannot
 /// be kept safely are reported through <c>report</c> and dropped or neutralised.
 /// </remarks>
-public sealed class LayerMerger
+public sealed partial class LayerMerger
 {
     private const int MaxLinkChain = 32;
 
@@ -61,58 +61,22 @@ public sealed class LayerMerger
     }
 
     /// <summary>The merged entries, newest layer first. A file's content is readable until the next entry is requested.</summary>
-    public async IAsyncEnumerable<MergedEntry> MergeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var parentKey = "merge:" + _activity;
-        StartPrefetching(cancellationToken);
-        for (var position = _layers.Count - 1; position >= 0; position--)
-        {
-            var layer = _layers[position];
-            var state = new LayerState(layer);
-            var count = 0L;
-            var key = parentKey + ":" + layer.Index;
-            _progress?.Report(new OciProgress(parentKey, null, _activity, $"layer {_layers.Count - position} of {_layers.Count}", _layers.Count - 1 - position, _layers.Count, false, false));
-            await foreach (var raw in layer.Open(cancellationToken).ConfigureAwait(false))
-            {
-                foreach (var output in Process(state, raw))
-                {
-                    yield return output;
-                }
+    /// <remarks>
+    /// The enumerator is written out (see <see cref="Enumerator"/>) rather than an async iterator: it
+    /// runs no async machinery for an entry whose bytes are ready, which is almost every entry.
+    /// </remarks>
+    public IAsyncEnumerable<MergedEntry> MergeAsync(CancellationToken cancellationToken = default) => new Sequence(this, cancellationToken);
 
-                if (++count % 1000 == 0)
-                {
-                    _progress?.Report(new OciProgress(key, parentKey, "Layer " + layer.Index, "entries read", count, null, false, false));
-                }
-            }
-
-            _progress?.Report(new OciProgress(key, parentKey, "Layer " + layer.Index, "entries read", count, null, false, true));
-        }
-
-        foreach (var (target, links) in _pending)
-        {
-            foreach (var link in links)
-            {
-                Report(link.State, "MergeHardlinkBroken", MergeIssueSeverity.Error, link.Entry.Path, $"the hardlink '{link.Entry.Path}' points to '{target}', which no lower layer holds; it is left out");
-            }
-        }
-
-        _pending.Clear();
-        await foreach (var output in RereadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            yield return output;
-        }
-
-        _progress?.Report(new OciProgress(parentKey, null, _activity, "done", _layers.Count, _layers.Count, false, true));
-    }
-
-    private IEnumerable<MergedEntry> Process(LayerState state, LayerEntry raw)
+    /// <summary>Merges one raw entry: what it makes appear in the merged tree is added to <paramref name="outputs"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Process(LayerState state, LayerEntry raw, List<MergedEntry> outputs)
     {
         var layer = state.Layer.Index;
         var entry = raw.Entry;
         var path = Neutralise(state, entry.Path, entry.RawName ?? entry.Path);
         if (path is null)
         {
-            yield break;
+            return;
         }
 
         switch (entry.Type)
@@ -127,10 +91,10 @@ public sealed class LayerMerger
                     _trie.GetOrAdd(path).HideSelf(layer);
                 }
 
-                yield break;
+                return;
             case OciFileType.OpaqueWhiteout:
                 _trie.GetOrAdd(path).HideChildren(layer);
-                yield break;
+                return;
         }
 
         var fileName = EntryName.FileName(path);
@@ -138,7 +102,7 @@ public sealed class LayerMerger
         {
             // ".wh." alone (image-spec#1301) or AUFS metadata such as ".wh..wh.plnk": never part of the filesystem.
             Report(state, "MergeWhiteoutInvalid", MergeIssueSeverity.Warning, path, "a whiteout marker that names nothing is ignored");
-            yield break;
+            return;
         }
 
         if (path == ".")
@@ -148,7 +112,7 @@ public sealed class LayerMerger
                 Report(state, "MergeEntryReplacesRoot", MergeIssueSeverity.Error, entry.RawName ?? path, $"a {entry.Type} cannot replace the root directory; it is left out");
             }
 
-            yield break;
+            return;
         }
 
         entry = path == entry.Path ? entry : entry.With(path: path);
@@ -160,15 +124,12 @@ public sealed class LayerMerger
                 state.Files.TryAdd(path, false);
             }
 
-            if (isFile && TryResolvePending(state, entry, raw.Content, emittedAsFinal: false, out var outputs))
+            if (isFile)
             {
-                foreach (var output in outputs)
-                {
-                    yield return output;
-                }
+                TryResolvePending(state, entry, raw.Content, emittedAsFinal: false, outputs);
             }
 
-            yield break;
+            return;
         }
 
         var node = _trie.GetOrAdd(path);
@@ -187,44 +148,37 @@ public sealed class LayerMerger
                     state.Files.TryAdd(path, false);
                 }
 
-                if (isFile && TryResolvePending(state, entry, raw.Content, emittedAsFinal: false, out var outputs))
+                if (isFile)
                 {
-                    foreach (var output in outputs)
-                    {
-                        yield return output;
-                    }
+                    TryResolvePending(state, entry, raw.Content, emittedAsFinal: false, outputs);
                 }
 
-                yield break;
+                return;
             }
 
             if (!CanReplace(state, node, earlier, entry))
             {
-                yield break;
+                return;
             }
         }
 
         if (_trie.NonDirectoryAncestor(path) is { } blocker)
         {
             Report(state, "MergeEntryUnderNonDirectory", MergeIssueSeverity.Error, path, $"it lies below '{blocker.Path}', which this layer made a {blocker.Emitted!.Type}; it is left out (no write ever follows a link)");
-            yield break;
+            return;
         }
 
         if (entry.Type != OciFileType.Directory && node.HasEmittedDescendant)
         {
             Report(state, "MergeEntryConflictsWithDirectory", MergeIssueSeverity.Error, path, $"this layer makes it a {entry.Type}, but later layers put entries below it; it stays a directory");
             node.HideChildren(layer);
-            yield break;
+            return;
         }
 
         if (entry.Type == OciFileType.Hardlink)
         {
-            foreach (var output in Link(state, node, entry))
-            {
-                yield return output;
-            }
-
-            yield break;
+            Link(state, node, entry, outputs);
+            return;
         }
 
         node.MarkEmitted(new PathTrie.EmittedInfo(entry.Type, layer, isFile ? path : null));
@@ -241,32 +195,26 @@ public sealed class LayerMerger
             _origins[path] = origin;
         }
 
-        yield return new MergedEntry(entry, isFile ? raw.Content : null, origin);
-        if (isFile && TryResolvePending(state, entry, null, emittedAsFinal: true, out var linked))
+        outputs.Add(new MergedEntry(entry, isFile ? raw.Content : null, origin));
+        if (isFile)
         {
-            foreach (var output in linked)
-            {
-                yield return output;
-            }
+            TryResolvePending(state, entry, null, emittedAsFinal: true, outputs);
         }
-        else if (!isFile && entry.Type != OciFileType.Directory)
+        else if (entry.Type != OciFileType.Directory)
         {
-            foreach (var output in ResolvePendingToCopies(state, entry))
-            {
-                yield return output;
-            }
+            ResolvePendingToCopies(state, entry, outputs);
         }
     }
 
     /// <summary>A hardlink that survives: linked now when its target is this layer's final file, otherwise resolved later.</summary>
-    private IEnumerable<MergedEntry> Link(LayerState state, PathTrie.Node node, OciFileEntry entry)
+    private void Link(LayerState state, PathTrie.Node node, OciFileEntry entry, List<MergedEntry> outputs)
     {
         var layer = state.Layer.Index;
         var target = Neutralise(state, entry.LinkTarget ?? string.Empty, entry.Path);
         if (target is null || target == ".")
         {
             Report(state, "MergeHardlinkBroken", MergeIssueSeverity.Error, entry.Path, $"the hardlink points to '{entry.LinkTarget}', which is not a file; it is left out");
-            yield break;
+            return;
         }
 
         for (var hops = 0; state.Links.TryGetValue(target, out var next); hops++)
@@ -274,7 +222,7 @@ public sealed class LayerMerger
             if (hops == MaxLinkChain)
             {
                 Report(state, "MergeHardlinkBroken", MergeIssueSeverity.Error, entry.Path, "the hardlink is part of a loop of links; it is left out");
-                yield break;
+                return;
             }
 
             target = next;
@@ -289,7 +237,7 @@ public sealed class LayerMerger
             if (final)
             {
                 var group = _trie.Find(target)?.Emitted?.LinkGroup ?? target;
-                yield return new MergedEntry(entry.With(linkTarget: group), null, _origins.GetValueOrDefault(group));
+                outputs.Add(new MergedEntry(entry.With(linkTarget: group), null, _origins.GetValueOrDefault(group)));
             }
             else
             {
@@ -298,7 +246,7 @@ public sealed class LayerMerger
                 _rereads.Add(link);
             }
 
-            yield break;
+            return;
         }
 
         if (!_pending.TryGetValue(target, out var waiting))
@@ -315,9 +263,8 @@ public sealed class LayerMerger
     /// between, are resolved by it: as hardlinks when the file is the final version, else the first
     /// link becomes a file with this content and the others link to it.
     /// </summary>
-    private bool TryResolvePending(LayerState state, OciFileEntry file, Stream? content, bool emittedAsFinal, out List<MergedEntry> outputs)
+    private bool TryResolvePending(LayerState state, OciFileEntry file, Stream? content, bool emittedAsFinal, List<MergedEntry> outputs)
     {
-        outputs = [];
         if (!_pending.TryGetValue(file.Path, out var waiting))
         {
             return false;
@@ -355,16 +302,16 @@ public sealed class LayerMerger
     }
 
     /// <summary>Links to a symlink, device or FIFO become copies of it (a hard link shares the inode, whatever it is).</summary>
-    private IEnumerable<MergedEntry> ResolvePendingToCopies(LayerState state, OciFileEntry target)
+    private void ResolvePendingToCopies(LayerState state, OciFileEntry target, List<MergedEntry> outputs)
     {
         if (!_pending.Remove(target.Path, out var waiting))
         {
-            yield break;
+            return;
         }
 
         foreach (var link in waiting.Where(link => link.State.Layer.Index >= state.Layer.Index))
         {
-            yield return new MergedEntry(target.With(path: link.Entry.Path, layerIndex: link.Entry.LayerIndex), null);
+            outputs.Add(new MergedEntry(target.With(path: link.Entry.Path, layerIndex: link.Entry.LayerIndex), null));
         }
     }
 
