@@ -28,6 +28,7 @@ internal static unsafe partial class LinuxNative
 
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int EINTR = 4;
     public const int EEXIST = 17;
     public const int ENOTDIR = 20;
     public const int EISDIR = 21;
@@ -119,6 +120,9 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int ftruncate(int fd, long length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint pwrite(int fd, byte* buffer, nuint count, long offset);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint fdopendir(int fd);

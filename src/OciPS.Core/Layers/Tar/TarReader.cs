@@ -433,7 +433,7 @@ public sealed class TarReader : IAsyncDisposable
             ValidateSparse(sparse, logicalSize, _remaining, draft.Offset, draft.NameBytes);
         }
 
-        DataStream = new TarDataStream(this, _generation, draft.HasData ? logicalSize : 0, sparse);
+        DataStream = draft.HasData ? new TarDataStream(this, _generation, logicalSize, sparse) : Stream.Null;
         return new TarHeader
         {
             Name = EntryName.Decode(draft.NameBytes),

@@ -165,7 +165,7 @@ public sealed class DirectorySink : IRootfsSink
     /// stream that does not lend, writes nothing here.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long WriteReady(SafeFileHandle handle, OciFileEntry entry, Stream? content, long offset)
+    private long WriteReady(SafeFileHandle handle, OciFileEntry entry, Stream? content, long offset)
     {
         if (content is not ILendingStream lender || entry.SparseMap is not null)
         {
@@ -180,7 +180,7 @@ public sealed class DirectorySink : IRootfsSink
                 break;
             }
 
-            RandomAccess.Write(handle, ready, offset);
+            _tree.Write(handle, ready, offset, entry.Path);
             offset += ready.Length;
             lender.Consume(ready.Length);
         }
@@ -188,7 +188,7 @@ public sealed class DirectorySink : IRootfsSink
         return offset;
     }
 
-    private static async Task WriteContentAsync(SafeFileHandle handle, OciFileEntry entry, Stream? content, long offset, CancellationToken cancellationToken)
+    private async Task WriteContentAsync(SafeFileHandle handle, OciFileEntry entry, Stream? content, long offset, CancellationToken cancellationToken)
     {
         if (content is null)
         {
@@ -219,7 +219,7 @@ public sealed class DirectorySink : IRootfsSink
                 // hop to the thread pool and back for every chunk of every file.
                 if (regions is null)
                 {
-                    RandomAccess.Write(handle, buffer.AsSpan(0, read), offset);
+                    _tree.Write(handle, buffer.AsSpan(0, read), offset, entry.Path);
                 }
                 else
                 {
@@ -236,7 +236,7 @@ public sealed class DirectorySink : IRootfsSink
                         var to = Math.Min(end, regions[r].Offset + regions[r].Length);
                         if (to > from)
                         {
-                            RandomAccess.Write(handle, buffer.AsSpan((int)(from - offset), (int)(to - from)), from);
+                            _tree.Write(handle, buffer.AsSpan((int)(from - offset), (int)(to - from)), from, entry.Path);
                         }
                     }
                 }

@@ -13,6 +13,9 @@ internal interface ITreeWriter : IDisposable
 
     SafeFileHandle CreateFile(string path, int mode, bool replace);
 
+    /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/> of a file made by <see cref="CreateFile"/>.</summary>
+    void Write(SafeFileHandle file, ReadOnlySpan<byte> data, long offset, string path);
+
     void CreateSymlink(string path, string target, bool replace);
 
     void CreateHardlink(string path, string target, bool replace);

@@ -119,6 +119,33 @@ internal sealed unsafe class LinuxTreeWriter : ITreeWriter
         }
     }
 
+    /// <summary>pwrite(2) until all is written: <see cref="RandomAccess.Write(SafeFileHandle, ReadOnlySpan{byte}, long)"/> first asks the handle whether it can seek, one lseek per file.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Write(SafeFileHandle file, ReadOnlySpan<byte> data, long offset, string path)
+    {
+        var fd = (int)file.DangerousGetHandle();
+        fixed (byte* start = data)
+        {
+            var done = 0;
+            while (done < data.Length)
+            {
+                var written = pwrite(fd, start + done, (nuint)(data.Length - done), offset + done);
+                if (written < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw Failure(errno, "write", path);
+                }
+
+                done += (int)written;
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void CreateDirectory(string path, bool replace)
     {

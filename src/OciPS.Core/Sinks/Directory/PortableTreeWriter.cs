@@ -26,6 +26,8 @@ internal sealed class PortableTreeWriter(string root) : ITreeWriter
     public SafeFileHandle CreateFile(string path, int mode, bool replace) =>
         File.OpenHandle(Prepare(path, replace), FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
 
+    public void Write(SafeFileHandle file, ReadOnlySpan<byte> data, long offset, string path) => RandomAccess.Write(file, data, offset);
+
     public void CreateSymlink(string path, string target, bool replace) =>
         File.CreateSymbolicLink(Prepare(path, replace), target);
 
