@@ -58,6 +58,11 @@ interleave() {
     done
     _record "$a" "$rss_a" "${walls_a[*]}" "${cpus_a[*]}"
     _record "$b" "$rss_b" "${walls_b[*]}" "${cpus_b[*]}"
+    # Each B run against the A run beside it: the machine's drift between pairs cancels out.
+    local pairs=() i
+    for i in "${!walls_a[@]}"; do pairs+=("$(awk -v x="${walls_b[$i]}" -v y="${walls_a[$i]}" 'BEGIN { printf "%.3f", x / y }')"); done
+    printf -v "${b}_pairs" '%s' "$(_median "${pairs[*]}")"
+    printf '%-28s %s / %s, run by run: %s\n' "" "$b" "$a" "${pairs[*]}"
 }
 
 _median() { printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -30,6 +30,7 @@ BEFORE_EACH=""
 
 echo
 ratio "$ocips_directory_wall" "$umoci_unpack_wall" 0.35 "Directory export / umoci raw unpack"
+figure "$ocips_directory_pairs" 1 "  the same, median of the run-by-run ratios"
 ratio "$ocips_directory_warm_wall" "$umoci_unpack_wall" 0.35 "  the same, warm (a session's second export)"
 ratio "$ocips_tar_wall" "$gzip_floor_wall" 1.30 "Tar export / gzip -dc floor"
 awk -v d="$ocips_directory_rss" -v t="$ocips_tar_rss" 'BEGIN { printf "%-44s %6d MiB (goal <= 256: %s)\n", "peak RSS, Directory / Tar", (d > t ? d : t), ((d > t ? d : t) <= 256 ? "met" : "NOT met") }'
