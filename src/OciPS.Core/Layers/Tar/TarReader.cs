@@ -103,9 +103,9 @@ public sealed class TarReader : IAsyncDisposable
             var storedSize = Number(_block.AsSpan(TarFields.SizeOffset, TarFields.SizeLength), offset, "size");
             switch (typeFlag)
             {
-                case (byte)'x':
-                    local ??= [];
-                    local.AddRange(PaxRecords.Parse(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false), reason => Corrupt(offset, reason)));
+                case (byte)'x' or (byte)'L' or (byte)'K':
+                    var extension = await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false);
+                    Extend(typeFlag, extension, offset, ref local, ref longName, ref longLink);
                     continue;
                 case (byte)'g':
                     foreach (var (key, value) in PaxRecords.Parse(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false), reason => Corrupt(offset, reason)))
@@ -120,12 +120,6 @@ public sealed class TarReader : IAsyncDisposable
                         }
                     }
 
-                    continue;
-                case (byte)'L':
-                    longName = TarFields.CString(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false)).ToArray();
-                    continue;
-                case (byte)'K':
-                    longLink = TarFields.CString(await ReadExtensionAsync(storedSize, offset, cancellationToken).ConfigureAwait(false)).ToArray();
                     continue;
                 case (byte)'V' or (byte)'N':
                     // A volume label or GNU's obsolete rename record: nothing to extract.
@@ -193,20 +187,7 @@ public sealed class TarReader : IAsyncDisposable
                         return null;
                     }
 
-                    var data = ready.Slice(used + TarFields.BlockSize, (int)storedSize);
-                    if (typeFlag == (byte)'x')
-                    {
-                        (local ??= []).AddRange(PaxRecords.Parse(data, reason => Corrupt(offset, reason)));
-                    }
-                    else if (typeFlag == (byte)'L')
-                    {
-                        longName = TarFields.CString(data).ToArray();
-                    }
-                    else
-                    {
-                        longLink = TarFields.CString(data).ToArray();
-                    }
-
+                    Extend(typeFlag, ready.Slice(used + TarFields.BlockSize, (int)storedSize), offset, ref local, ref longName, ref longLink);
                     used += TarFields.BlockSize + (int)extended;
                     continue;
                 case (byte)'g' or (byte)'V' or (byte)'N' or (byte)'M':
@@ -227,6 +208,23 @@ public sealed class TarReader : IAsyncDisposable
         }
 
         return null;
+    }
+
+    /// <summary>What an extension header (PAX 'x', GNU long name 'L' or long link 'K') says about the entry that follows.</summary>
+    private void Extend(byte typeFlag, ReadOnlySpan<byte> data, long offset, ref List<KeyValuePair<string, byte[]>>? local, ref byte[]? longName, ref byte[]? longLink)
+    {
+        switch (typeFlag)
+        {
+            case (byte)'x':
+                (local ??= []).AddRange(PaxRecords.Parse(data, reason => Corrupt(offset, reason)));
+                break;
+            case (byte)'L':
+                longName = TarFields.CString(data).ToArray();
+                break;
+            default:
+                longLink = TarFields.CString(data).ToArray();
+                break;
+        }
     }
 
     /// <summary>Reads whatever follows the end of the archive, so that digests over the whole stream can be checked.</summary>
